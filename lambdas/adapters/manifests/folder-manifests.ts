@@ -1,0 +1,47 @@
+// Reads the Canary and MetricTemplate YAML files of a folder (bundled with the Lambdas, or local/ for the demo).
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { SpecValidationError } from '../../core/errors';
+import { parseCanary, parseMetricTemplate } from '../../core/spec';
+import type { CanarySpec, MetricTemplateSpec } from '../../core/spec';
+
+export interface LoadedManifests {
+  readonly canaries: CanarySpec[];
+  readonly templates: MetricTemplateSpec[];
+}
+
+/** Parse YAML text holding one or more documents; `source` names the file in errors. */
+export function parseManifestText(text: string, source: string, into: LoadedManifests): void {
+  const documents = parseAllDocuments(text);
+  documents.forEach((document, index) => {
+    const where = documents.length > 1 ? `${source}#${index + 1}` : source;
+    if (document.errors.length > 0) {
+      throw new SpecValidationError(`${where}: invalid YAML: ${document.errors[0].message}`);
+    }
+    const value = document.toJS() as { kind?: unknown } | null;
+    if (value === null || value === undefined) return;
+    switch (value.kind) {
+      case 'Canary':
+        into.canaries.push(parseCanary(value, where));
+        break;
+      case 'MetricTemplate':
+        into.templates.push(parseMetricTemplate(value, where));
+        break;
+      default:
+        throw new SpecValidationError(
+          `${where}: kind: expected Canary or MetricTemplate, got ${JSON.stringify(value.kind ?? null)}`,
+        );
+    }
+  });
+}
+
+/** Every *.yaml and *.yml file in a folder, in name order. */
+export async function loadManifestFolder(folder: string): Promise<LoadedManifests> {
+  const loaded: LoadedManifests = { canaries: [], templates: [] };
+  const files = (await readdir(folder)).filter((file) => /\.ya?ml$/.test(file)).sort();
+  for (const file of files) {
+    parseManifestText(await readFile(join(folder, file), 'utf8'), file, loaded);
+  }
+  return loaded;
+}

@@ -1,0 +1,204 @@
+// The rollout as Step Functions carries it: the plan made at Initialize and the status each state updates.
+import type { CheckResult, Decision } from './analysis';
+import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
+import { SpecValidationError } from './errors';
+import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange } from './spec';
+import { renderTemplate } from './template';
+import type { TemplateVariables } from './template';
+import type { RolloutTarget } from '../ports/target';
+
+/** A metric with its query template and provider resolved (templateRef, builtin or inline). */
+export interface ResolvedMetric {
+  readonly name: string;
+  readonly provider: ProviderSpec;
+  readonly query: string;
+  readonly thresholdRange: ThresholdRange;
+  readonly interval: string;
+  readonly intervalSeconds: number;
+  readonly variables: Readonly<Record<string, string>>;
+  /** Where the query came from: `MetricTemplate prod/error-rate`, `builtin request-duration`, `inline`. */
+  readonly source: string;
+}
+
+/** Fixed at Initialize; every later state reads it. */
+export interface RolloutPlan {
+  /** `<namespace>/<name>` of the Canary. */
+  readonly canary: string;
+  readonly target: RolloutTarget;
+  readonly router: RouterType;
+  readonly cluster?: string;
+  readonly container: string;
+  /** The pushed image, pinned by digest. */
+  readonly image: string;
+  readonly tag?: string;
+  /** The stable image before this rollout, restored if a promotion fails half way. */
+  readonly previousImage: string;
+  readonly steps: readonly number[];
+  readonly intervalSeconds: number;
+  readonly threshold: number;
+  readonly counting: 'consecutive' | 'cumulative';
+  readonly progressDeadlineSeconds: number;
+  readonly startedAt: string;
+  readonly metrics: readonly ResolvedMetric[];
+}
+
+export type Phase =
+  | 'Ignored'
+  | 'Initialized'
+  | 'Progressing'
+  | 'Promoting'
+  | 'Promoted'
+  | 'RolledBack';
+
+/** One metric's result as the execution view shows it. */
+export interface AnalysisRecord extends CheckResult {
+  readonly query: string;
+  readonly windowSeconds: number;
+  readonly weight: number;
+  readonly time: string;
+}
+
+/** What every state's output says about the rollout: the story the console tells. */
+export interface RolloutStatus {
+  readonly phase: Phase;
+  readonly stepIndex: number;
+  readonly weight: number;
+  /** Each canary weight in the order it was set (a held weight appears once). */
+  readonly weights: readonly number[];
+  readonly failedChecks: number;
+  readonly decision?: Decision;
+  readonly reason?: string;
+  readonly lastAnalysis?: readonly AnalysisRecord[];
+  readonly canaryReady?: boolean;
+  readonly stableReady?: boolean;
+  /** When Promote first set the new image on the stable Deployment. */
+  readonly promotionStartedAt?: string;
+  readonly updatedAt: string;
+}
+
+export interface RolloutState {
+  readonly rollout: RolloutPlan;
+  readonly status: RolloutStatus;
+}
+
+const MAX_RECORDS = 10;
+const MAX_QUERY_CHARS = 300;
+const MAX_REASON_CHARS = 1000;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Keep a status within a bounded size, whatever the number of metrics or the length of queries. */
+export function boundStatus(status: RolloutStatus): RolloutStatus {
+  return {
+    ...status,
+    weights: status.weights.slice(-50),
+    reason: status.reason === undefined ? undefined : clip(status.reason, MAX_REASON_CHARS),
+    lastAnalysis: status.lastAnalysis?.slice(0, MAX_RECORDS).map((record) => ({
+      ...record,
+      query: clip(record.query, MAX_QUERY_CHARS),
+      detail: clip(record.detail, MAX_QUERY_CHARS),
+    })),
+  };
+}
+
+export function templateVariables(plan: Pick<RolloutPlan, 'target'>, metric: Pick<ResolvedMetric, 'interval' | 'variables'>): TemplateVariables {
+  return {
+    target: plan.target.canaryDeployment,
+    stable: plan.target.deployment,
+    namespace: plan.target.namespace,
+    service: plan.target.service,
+    interval: metric.interval,
+    variables: metric.variables,
+  };
+}
+
+/**
+ * Resolve every metric of a Canary to a provider and a query template, and render each once
+ * so that an unknown template or variable fails before any traffic moves.
+ */
+export function resolveMetrics(
+  canary: CanarySpec,
+  templates: readonly MetricTemplateSpec[],
+  metricsServer: ProviderSpec | undefined,
+  target: RolloutTarget,
+): ResolvedMetric[] {
+  const issues: string[] = [];
+  const resolved = canary.analysis.metrics.flatMap((metric, i): ResolvedMetric[] => {
+    const at = `spec.analysis.metrics[${i}]`;
+    const common = {
+      name: metric.name,
+      thresholdRange: metric.thresholdRange,
+      interval: metric.interval,
+      intervalSeconds: metric.intervalSeconds,
+      variables: metric.templateVariables,
+    };
+    let entry: ResolvedMetric;
+    if (metric.templateRef) {
+      const ref = metric.templateRef;
+      const template = templates.find((t) => t.name === ref.name && t.namespace === ref.namespace);
+      if (!template) {
+        const known = templates.map((t) => `${t.namespace}/${t.name}`).join(', ') || 'none';
+        issues.push(`${at}.templateRef: MetricTemplate ${ref.namespace}/${ref.name} not found (loaded: ${known})`);
+        return [];
+      }
+      entry = { ...common, provider: template.provider, query: template.query, source: `MetricTemplate ${ref.namespace}/${ref.name}` };
+    } else if (metric.query || isBuiltinMetric(metric.name)) {
+      if (!metricsServer) {
+        issues.push(
+          `${at}: metric ${JSON.stringify(metric.name)} runs on the metrics server, but none is set ` +
+            '(spec.fledge.metricsServer or the deployment\'s metrics server)',
+        );
+        return [];
+      }
+      if (metric.query) {
+        if (metricsServer.type === 'web') {
+          issues.push(`${at}.query: an inline query needs a prometheus metrics server, got ${metricsServer.type}`);
+          return [];
+        }
+        entry = { ...common, provider: metricsServer, query: metric.query, source: 'inline' };
+      } else {
+        const preset = builtinTemplate(metric.name as never, canary.router, metricsServer.type);
+        entry = {
+          ...common,
+          provider: preset.jsonPath ? { ...metricsServer, jsonPath: preset.jsonPath } : metricsServer,
+          query: preset.query,
+          source: `builtin ${metric.name}`,
+        };
+      }
+    } else {
+      issues.push(
+        `${at}: metric ${JSON.stringify(metric.name)} has no templateRef or query and is not a builtin ` +
+          '(request-success-rate, request-duration)',
+      );
+      return [];
+    }
+    try {
+      renderTemplate(entry.query, templateVariables({ target }, entry), `${at} (${entry.source})`);
+    } catch (error) {
+      issues.push((error as Error).message);
+      return [];
+    }
+    return [entry];
+  });
+  if (issues.length > 0) {
+    throw new SpecValidationError(`Canary ${canary.namespace}/${canary.name}: ${issues.join('; ')}`, issues);
+  }
+  return resolved;
+}
+
+/** A readable reason from a Step Functions error object ({Error, Cause}); Lambda's Cause is JSON. */
+export function reasonFromError(error: { Error?: string; Cause?: string } | undefined): string | undefined {
+  if (!error) return undefined;
+  const cause = error.Cause ?? '';
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
+    if (parsed && typeof parsed === 'object' && parsed.errorMessage !== undefined) {
+      return `${parsed.errorType ?? error.Error ?? 'Error'}: ${parsed.errorMessage}`;
+    }
+  } catch {
+    // Not JSON: a plain message, as the local interpreter gives it.
+  }
+  return cause ? `${error.Error ?? 'Error'}: ${cause}` : error.Error;
+}

@@ -1,0 +1,406 @@
+// Flagger's Canary and MetricTemplate (flagger.app/v1beta1) as Fledge reads them: schema, defaults, path-named errors.
+import { z } from 'zod';
+import { parseDurationSeconds } from './duration';
+import { SpecValidationError } from './errors';
+
+export const FLAGGER_API_VERSION = 'flagger.app/v1beta1';
+
+/** Routers Fledge can drive, as Flagger spells them in spec.provider. */
+export const SUPPORTED_ROUTERS = ['gatewayapi:v1', 'gatewayapi:v1beta1', 'gatewayapi'] as const;
+/** Router used when a Canary has no spec.provider (Flagger takes it from its controller flag). */
+export const DEFAULT_ROUTER = 'gatewayapi:v1';
+/** Metric providers a MetricTemplate (or the metrics server for builtins) can use. */
+export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web'] as const;
+export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
+export type RouterType = 'gatewayapi';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const name = z
+  .string({ error: 'expected a name' })
+  .max(63, { error: 'expected at most 63 characters' })
+  .regex(DNS_LABEL, { error: 'expected a lowercase DNS label (a-z, 0-9, "-")' });
+
+const duration = z
+  .string({ error: 'expected a duration like "1m" or "30s"' })
+  .refine((value) => (parseDurationSeconds(value) ?? 0) > 0, { error: 'expected a duration like "1m" or "30s"' });
+
+const weight = z
+  .number({ error: 'expected a number between 1 and 100' })
+  .int({ error: 'expected a whole number' })
+  .min(1, { error: 'expected a number between 1 and 100' })
+  .max(100, { error: 'expected a number between 1 and 100' });
+
+const positiveInt = z
+  .number({ error: 'expected a positive whole number' })
+  .int({ error: 'expected a positive whole number' })
+  .positive({ error: 'expected a positive whole number' });
+
+const port = z
+  .number({ error: 'expected a port number' })
+  .int({ error: 'expected a port number' })
+  .min(1, { error: 'expected a port number between 1 and 65535' })
+  .max(65535, { error: 'expected a port number between 1 and 65535' });
+
+const finite = z.number({ error: 'expected a number' }).refine(Number.isFinite, { error: 'expected a finite number' });
+
+const regex = z.string({ error: 'expected a regular expression' }).refine(
+  (value) => {
+    try {
+      new RegExp(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a valid regular expression' },
+);
+
+const metricSchema = z.object({
+  name: z.string({ error: 'expected a metric name' }).min(1, { error: 'expected a metric name' }),
+  templateRef: z.object({ name, namespace: name.optional() }).optional(),
+  thresholdRange: z
+    .object({ min: finite.optional(), max: finite.optional() }, { error: 'expected {min, max}' })
+    .optional(),
+  interval: duration.optional(),
+  query: z.string().min(1).optional(),
+  templateVariables: z.record(z.string(), z.string({ error: 'expected a string' })).optional(),
+});
+
+const webhookSchema = z.object({
+  name: z.string({ error: 'expected a webhook name' }).min(1),
+  type: z
+    .enum(
+      [
+        'confirm-rollout',
+        'pre-rollout',
+        'rollout',
+        'confirm-traffic-increase',
+        'confirm-promotion',
+        'post-rollout',
+        'rollback',
+        'event',
+      ],
+      { error: 'expected a Flagger webhook type (pre-rollout, rollout, post-rollout, …)' },
+    )
+    .default('rollout'),
+  url: z.url({ error: 'expected a URL' }),
+  timeout: duration.optional(),
+  metadata: z.record(z.string(), z.string({ error: 'expected a string' })).optional(),
+});
+
+const fledgeSchema = z.object({
+  imageRepository: z.string({ error: 'expected an ECR repository name' }).min(1).optional(),
+  tagPattern: regex.optional(),
+  container: z.string({ error: 'expected a container name' }).min(1).optional(),
+  cluster: z.string({ error: 'expected an EKS cluster name' }).min(1).optional(),
+  route: name.optional(),
+  failedCheckCounting: z
+    .enum(['consecutive', 'cumulative'], { error: 'expected "consecutive" or "cumulative"' })
+    .optional(),
+  metricsServer: z.string({ error: 'expected a metrics server address' }).min(1).optional(),
+});
+
+const canarySchema = z.object({
+  apiVersion: z.literal(FLAGGER_API_VERSION, { error: `expected ${FLAGGER_API_VERSION}` }),
+  kind: z.literal('Canary', { error: 'expected Canary' }),
+  metadata: z.object({ name, namespace: name.optional() }, { error: 'expected metadata with a name' }),
+  spec: z.object(
+    {
+      provider: z.string({ error: 'expected a router name' }).optional(),
+      targetRef: z.object(
+        {
+          apiVersion: z.string().optional(),
+          kind: z.literal('Deployment', { error: 'expected Deployment (Fledge rolls out Deployments)' }),
+          name,
+        },
+        { error: 'expected {kind: Deployment, name}' },
+      ),
+      service: z.object(
+        {
+          name: name.optional(),
+          port,
+          targetPort: z.union([port, z.string()]).optional(),
+          portName: z.string().optional(),
+        },
+        { error: 'expected {port}' },
+      ),
+      progressDeadlineSeconds: positiveInt.optional(),
+      analysis: z.object(
+        {
+          interval: duration.optional(),
+          threshold: positiveInt.optional(),
+          maxWeight: weight.optional(),
+          stepWeight: weight.optional(),
+          stepWeights: z.array(weight, { error: 'expected a list of weights' }).min(1).optional(),
+          iterations: z.number().optional(),
+          metrics: z.array(metricSchema, { error: 'expected a list of metrics' }).optional(),
+          webhooks: z.array(webhookSchema, { error: 'expected a list of webhooks' }).optional(),
+        },
+        { error: 'expected an analysis block' },
+      ),
+      fledge: fledgeSchema.optional(),
+    },
+    { error: 'expected a spec' },
+  ),
+});
+
+const metricTemplateSchema = z.object({
+  apiVersion: z.literal(FLAGGER_API_VERSION, { error: `expected ${FLAGGER_API_VERSION}` }),
+  kind: z.literal('MetricTemplate', { error: 'expected MetricTemplate' }),
+  metadata: z.object({ name, namespace: name.optional() }, { error: 'expected metadata with a name' }),
+  spec: z.object(
+    {
+      provider: z.object(
+        {
+          type: z.string({ error: 'expected a provider type' }),
+          address: z.url({ error: 'expected a URL' }).optional(),
+          secretRef: z.object({ name }).optional(),
+          insecureSkipVerify: z.boolean().optional(),
+          jsonPath: z.string({ error: 'expected a JSON path like $.value' }).startsWith('$', {
+            error: 'expected a JSON path starting with $',
+          }).optional(),
+          headers: z.record(z.string(), z.string()).optional(),
+        },
+        { error: 'expected {type, address}' },
+      ),
+      query: z.string({ error: 'expected a query' }).min(1, { error: 'expected a query' }),
+    },
+    { error: 'expected a spec' },
+  ),
+});
+
+export interface ThresholdRange {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly templateRef?: { readonly name: string; readonly namespace: string };
+  readonly thresholdRange: ThresholdRange;
+  /** The query window as written ("1m"), rendered into `{{ interval }}`. */
+  readonly interval: string;
+  readonly intervalSeconds: number;
+  /** An inline query (Flagger's older form); runs on the metrics server. */
+  readonly query?: string;
+  readonly templateVariables: Readonly<Record<string, string>>;
+}
+
+export interface WebhookSpec {
+  readonly name: string;
+  readonly type: string;
+  readonly url: string;
+  readonly timeoutSeconds: number;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface CanarySpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly router: RouterType;
+  readonly targetName: string;
+  readonly serviceName: string;
+  readonly servicePort: number;
+  readonly progressDeadlineSeconds: number;
+  readonly analysis: {
+    readonly interval: string;
+    readonly intervalSeconds: number;
+    readonly threshold: number;
+    readonly maxWeight?: number;
+    readonly stepWeight?: number;
+    readonly stepWeights?: readonly number[];
+    readonly metrics: readonly MetricSpec[];
+    readonly webhooks: readonly WebhookSpec[];
+  };
+  /** Fledge additions, all under spec.fledge; each has a documented default. */
+  readonly fledge: {
+    readonly imageRepository: string;
+    readonly tagPattern: string;
+    readonly container?: string;
+    readonly cluster?: string;
+    readonly route: string;
+    readonly failedCheckCounting: 'consecutive' | 'cumulative';
+    readonly metricsServer?: string;
+  };
+}
+
+export interface ProviderSpec {
+  readonly type: MetricProviderType;
+  readonly address?: string;
+  readonly jsonPath?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly secretRef?: { readonly name: string };
+  readonly insecureSkipVerify?: boolean;
+}
+
+export interface MetricTemplateSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly provider: ProviderSpec;
+  readonly query: string;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, prefix: string): string {
+  const path = [prefix, ...issue.path.map(String)]
+    .filter((part) => part !== '')
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+  const input = (issue as { input?: unknown }).input;
+  const got = input === undefined ? 'got nothing' : `got ${JSON.stringify(input)}`;
+  return `${path}: ${issue.message}, ${got}`;
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => formatIssue(issue, ''));
+  throw new SpecValidationError(`${source}: ${issues.join('; ')}`, issues);
+}
+
+function fail(source: string, issues: string[]): never {
+  throw new SpecValidationError(`${source}: ${issues.join('; ')}`, issues);
+}
+
+function normalizeRouter(provider: string | undefined, issues: string[]): RouterType {
+  const value = provider ?? DEFAULT_ROUTER;
+  if ((SUPPORTED_ROUTERS as readonly string[]).includes(value)) return 'gatewayapi';
+  issues.push(`spec.provider: unsupported router ${JSON.stringify(value)}; supported: ${SUPPORTED_ROUTERS.join(', ')}`);
+  return 'gatewayapi';
+}
+
+/** Parse one Canary document; throws SpecValidationError naming each bad path and value. */
+export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
+  const raw = validate(canarySchema, document, source);
+  const { spec } = raw;
+  const { analysis } = spec;
+  const namespace = raw.metadata.namespace ?? 'default';
+  const issues: string[] = [];
+  const router = normalizeRouter(spec.provider, issues);
+
+  if (analysis.iterations !== undefined && analysis.stepWeight === undefined && analysis.stepWeights === undefined) {
+    issues.push('spec.analysis.iterations: blue/green and A/B testing are not supported; set stepWeight or stepWeights');
+  }
+  if (analysis.stepWeight === undefined && analysis.stepWeights === undefined) {
+    issues.push('spec.analysis: set stepWeight (with maxWeight) or stepWeights, got neither');
+  }
+  if (analysis.stepWeight !== undefined && analysis.stepWeights !== undefined) {
+    issues.push('spec.analysis: set stepWeight or stepWeights, not both');
+  }
+  const maxWeight = analysis.maxWeight ?? 100;
+  if (analysis.stepWeight !== undefined && analysis.stepWeight > maxWeight) {
+    issues.push(`spec.analysis.stepWeight: must not exceed maxWeight (${maxWeight}), got ${analysis.stepWeight}`);
+  }
+  analysis.stepWeights?.forEach((w, i, all) => {
+    if (i > 0 && w <= all[i - 1]) {
+      issues.push(`spec.analysis.stepWeights[${i}]: weights must increase, got ${w} after ${all[i - 1]}`);
+    }
+  });
+
+  const interval = analysis.interval ?? '1m';
+  const intervalSeconds = parseDurationSeconds(interval)!;
+  const seen = new Set<string>();
+  const metrics: MetricSpec[] = (analysis.metrics ?? []).map((metric, i) => {
+    const at = `spec.analysis.metrics[${i}]`;
+    if (seen.has(metric.name)) issues.push(`${at}.name: duplicate metric name ${JSON.stringify(metric.name)}`);
+    seen.add(metric.name);
+    const range = metric.thresholdRange;
+    if (!range || (range.min === undefined && range.max === undefined)) {
+      issues.push(`${at}.thresholdRange: set min, max or both, got ${JSON.stringify(range ?? null)}`);
+    } else if (range.min !== undefined && range.max !== undefined && range.min > range.max) {
+      issues.push(`${at}.thresholdRange: min > max (min ${range.min}, max ${range.max})`);
+    }
+    const metricInterval = metric.interval ?? interval;
+    return {
+      name: metric.name,
+      templateRef: metric.templateRef
+        ? { name: metric.templateRef.name, namespace: metric.templateRef.namespace ?? namespace }
+        : undefined,
+      thresholdRange: { min: range?.min, max: range?.max },
+      interval: metricInterval,
+      intervalSeconds: parseDurationSeconds(metricInterval)!,
+      query: metric.query,
+      templateVariables: metric.templateVariables ?? {},
+    };
+  });
+  if (issues.length > 0) fail(source, issues);
+
+  const serviceName = spec.service.name ?? spec.targetRef.name;
+  return {
+    name: raw.metadata.name,
+    namespace,
+    router,
+    targetName: spec.targetRef.name,
+    serviceName,
+    servicePort: spec.service.port,
+    progressDeadlineSeconds: spec.progressDeadlineSeconds ?? 600,
+    analysis: {
+      interval,
+      intervalSeconds,
+      threshold: analysis.threshold ?? 1,
+      maxWeight: analysis.stepWeight !== undefined ? maxWeight : undefined,
+      stepWeight: analysis.stepWeight,
+      stepWeights: analysis.stepWeights,
+      metrics,
+      webhooks: (analysis.webhooks ?? []).map((hook) => ({
+        name: hook.name,
+        type: hook.type,
+        url: hook.url,
+        timeoutSeconds: parseDurationSeconds(hook.timeout ?? '60s')!,
+        metadata: hook.metadata ?? {},
+      })),
+    },
+    fledge: {
+      imageRepository: spec.fledge?.imageRepository ?? spec.targetRef.name,
+      tagPattern: spec.fledge?.tagPattern ?? '.*',
+      container: spec.fledge?.container,
+      cluster: spec.fledge?.cluster,
+      route: spec.fledge?.route ?? serviceName,
+      failedCheckCounting: spec.fledge?.failedCheckCounting ?? 'consecutive',
+      metricsServer: spec.fledge?.metricsServer,
+    },
+  };
+}
+
+/** Parse one MetricTemplate document; throws SpecValidationError naming each bad path and value. */
+export function parseMetricTemplate(document: unknown, source = 'MetricTemplate'): MetricTemplateSpec {
+  const raw = validate(metricTemplateSchema, document, source);
+  const { provider } = raw.spec;
+  const issues: string[] = [];
+  if (!(SUPPORTED_METRIC_PROVIDERS as readonly string[]).includes(provider.type)) {
+    issues.push(
+      `spec.provider.type: unsupported metric provider ${JSON.stringify(provider.type)}; supported: ${SUPPORTED_METRIC_PROVIDERS.join(', ')}`,
+    );
+  }
+  if (provider.type === 'prometheus' && !provider.address) {
+    issues.push('spec.provider.address: a prometheus provider needs the server address, got nothing');
+  }
+  if (provider.type === 'web' && !provider.jsonPath) {
+    issues.push('spec.provider.jsonPath: a web provider needs the JSON path of the value, got nothing');
+  }
+  if (issues.length > 0) fail(source, issues);
+  return {
+    name: raw.metadata.name,
+    namespace: raw.metadata.namespace ?? 'default',
+    provider: {
+      type: provider.type as MetricProviderType,
+      address: provider.address,
+      jsonPath: provider.jsonPath,
+      headers: provider.headers,
+      secretRef: provider.secretRef,
+      insecureSkipVerify: provider.insecureSkipVerify,
+    },
+    query: raw.spec.query,
+  };
+}
+
+/** A metrics server address as the deployment or spec.fledge.metricsServer gives it: `prometheus:http://…` or `web:http://…#$.path`. */
+export function parseMetricsServer(value: string, source: string): ProviderSpec {
+  const match = /^(prometheus|web):(.+)$/.exec(value.trim());
+  if (!match) {
+    throw new SpecValidationError(
+      `${source}: expected "prometheus:<url>" or "web:<url>", got ${JSON.stringify(value)}`,
+    );
+  }
+  const type = match[1] as MetricProviderType;
+  return { type, address: match[2] };
+}

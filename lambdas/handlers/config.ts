@@ -1,0 +1,43 @@
+// Fledge's runtime configuration, read from the environment in this one place; a bad value names its variable.
+import { ConfigurationError } from '../core/errors';
+import { parseMetricsServer } from '../core/spec';
+import type { ProviderSpec } from '../core/spec';
+
+export interface FledgeConfig {
+  /** Folder of Canary and MetricTemplate YAML (FLEDGE_MANIFESTS_DIR). */
+  readonly manifestsDir: string;
+  /** Kubernetes API server URL (FLEDGE_KUBE_SERVER). */
+  readonly kubeServer: string;
+  /** Metrics server for builtin and inline metrics (FLEDGE_METRICS_SERVER, `prometheus:<url>` or `web:<url>`). */
+  readonly metricsServer?: ProviderSpec;
+  /** Per-query timeout (FLEDGE_METRIC_TIMEOUT_MS, default 10000). */
+  readonly metricTimeoutMs: number;
+}
+
+function required(env: Record<string, string | undefined>, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigurationError(`environment variable ${name} is not set`);
+  return value;
+}
+
+export function configFromEnv(env: Record<string, string | undefined>): FledgeConfig {
+  const timeout = env.FLEDGE_METRIC_TIMEOUT_MS ?? '10000';
+  const metricTimeoutMs = Number(timeout);
+  if (!Number.isInteger(metricTimeoutMs) || metricTimeoutMs <= 0) {
+    throw new ConfigurationError(`environment variable FLEDGE_METRIC_TIMEOUT_MS: expected a positive whole number of milliseconds, got ${JSON.stringify(timeout)}`);
+  }
+  const server = required(env, 'FLEDGE_KUBE_SERVER');
+  try {
+    new URL(server);
+  } catch {
+    throw new ConfigurationError(`environment variable FLEDGE_KUBE_SERVER: expected a URL, got ${JSON.stringify(server)}`);
+  }
+  return {
+    manifestsDir: required(env, 'FLEDGE_MANIFESTS_DIR'),
+    kubeServer: server,
+    metricsServer: env.FLEDGE_METRICS_SERVER
+      ? parseMetricsServer(env.FLEDGE_METRICS_SERVER, 'environment variable FLEDGE_METRICS_SERVER')
+      : undefined,
+    metricTimeoutMs,
+  };
+}

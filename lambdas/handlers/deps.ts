@@ -1,0 +1,22 @@
+// What the handlers need from the outside world, built once by the composition root.
+import type { MetricTemplateSpec, CanarySpec, ProviderSpec, RouterType } from '../core/spec';
+import type { MetricProvider } from '../ports/metric-provider';
+import type { TrafficRouter } from '../ports/traffic-router';
+import type { EventRecorder, Workloads } from '../ports/workloads';
+
+export interface Manifests {
+  readonly canaries: readonly CanarySpec[];
+  readonly templates: readonly MetricTemplateSpec[];
+}
+
+export interface HandlerDeps {
+  /** The Canary and MetricTemplate manifests this installation serves, validated. */
+  loadManifests(): Promise<Manifests>;
+  readonly workloads: Workloads;
+  readonly events: EventRecorder;
+  router(type: RouterType): TrafficRouter;
+  metricProvider(provider: ProviderSpec): MetricProvider;
+  /** The metrics server for builtin and inline metrics when a Canary does not set spec.fledge.metricsServer. */
+  readonly metricsServer?: ProviderSpec;
+  now(): Date;
+}

@@ -1,0 +1,25 @@
+// Task FinalizePromotion: all traffic to the promoted stable Deployment, then the canary scaled to zero.
+import type { RolloutState, RolloutStatus } from '../core/rollout';
+import type { HandlerDeps } from './deps';
+import { lambdaHandler } from './lambda';
+import { statusAnnotation } from './status-annotation';
+
+export function createFinalizePromotion(deps: HandlerDeps) {
+  return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
+    const { target } = rollout;
+    await deps.router(rollout.router).finalize(target);
+    await deps.workloads.scale(target.namespace, target.canaryDeployment, 0);
+    const next: RolloutStatus = {
+      ...status,
+      phase: 'Promoted',
+      weight: 0,
+      reason: `promoted ${rollout.image} after ${status.weights.length} steps (${status.weights.join(', ')}%)`,
+      updatedAt: deps.now().toISOString(),
+    };
+    await deps.events.record(target, { type: 'Normal', reason: 'Promoted', message: next.reason! });
+    await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
+    return next;
+  };
+}
+
+export const handler = lambdaHandler(createFinalizePromotion);

@@ -1,0 +1,29 @@
+// Task WaitForCanaryReady: is the canary Deployment rolled out? The state machine waits and asks again until it is.
+import { CanaryNotReadyError } from '../core/errors';
+import { readiness } from '../core/readiness';
+import type { RolloutState, RolloutStatus } from '../core/rollout';
+import type { HandlerDeps } from './deps';
+import { lambdaHandler } from './lambda';
+
+export function createWaitForCanaryReady(deps: HandlerDeps) {
+  return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
+    const { target } = rollout;
+    const progress = await deps.workloads.getRolloutProgress(target.namespace, target.canaryDeployment, rollout.container);
+    const now = deps.now();
+    const verdict = readiness(progress, rollout.image, new Date(rollout.startedAt), now, rollout.progressDeadlineSeconds);
+    if (verdict.kind === 'failed') {
+      throw new CanaryNotReadyError(`canary Deployment ${target.namespace}/${target.canaryDeployment} is not ready: ${verdict.detail}`);
+    }
+    const ready = verdict.kind === 'ready';
+    return {
+      ...status,
+      canaryReady: ready,
+      reason: ready
+        ? `canary Deployment ${target.canaryDeployment} is ready`
+        : `waiting for canary Deployment ${target.canaryDeployment}: ${verdict.detail}`,
+      updatedAt: now.toISOString(),
+    };
+  };
+}
+
+export const handler = lambdaHandler(createWaitForCanaryReady);

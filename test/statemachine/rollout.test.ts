@@ -1,0 +1,220 @@
+// Runs statemachine/rollout.asl.json itself (aws-local-stepfunctions) with the real handlers, the Kubernetes
+// emulator over HTTP and a real HTTP metrics endpoint: each test is one rollout rule seen from outside.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildDeps } from '../../lambdas/handlers/composition';
+import { seedObjects } from '../../local/demo/world';
+import { startKubeEmulator } from '../../local/kube-emulator';
+import type { KubeEmulator } from '../../local/kube-emulator';
+import { runRollout } from '../../local/runner';
+import { startMetricServer } from '../helpers/metric-server';
+import type { MetricServer, Script } from '../helpers/metric-server';
+import pushEvent from '../fixtures/ecr-push-event.json';
+
+const STABLE = '123456789012.dkr.ecr.us-west-2.amazonaws.com/web:1.4.1';
+const PUSHED = '123456789012.dkr.ecr.us-west-2.amazonaws.com/web@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234';
+const TIME_FACTOR = 0.0005; // a 1m bake lasts 30 ms
+
+interface CanaryOptions {
+  readonly analysis?: string;
+  readonly fledge?: string;
+}
+
+function canaryYaml({ analysis, fledge }: CanaryOptions): string {
+  return `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: web
+  namespace: prod
+spec:
+  targetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: web
+  progressDeadlineSeconds: 60
+  service:
+    port: 80
+  analysis:
+${analysis ?? `    interval: 1m
+    threshold: 3
+    stepWeight: 10
+    maxWeight: 30`}
+    metrics:
+      - name: error-rate
+        templateRef:
+          name: error-rate
+        thresholdRange:
+          max: 1
+${fledge ? `  fledge:\n${fledge}` : ''}`;
+}
+
+function templateYaml(metrics: MetricServer): string {
+  return `apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: error-rate
+  namespace: prod
+spec:
+  provider:
+    type: web
+    address: ${metrics.url}
+    jsonPath: $.value
+  query: /metric/error-rate?workload={{ target }}&window={{ interval }}
+`;
+}
+
+describe('the rollout state machine', () => {
+  let emulator: KubeEmulator;
+  let metrics: MetricServer | undefined;
+  let dir: string;
+
+  beforeEach(async () => {
+    emulator = await startKubeEmulator({ rolloutDelayMs: 20 });
+    emulator.seed(seedObjects({ namespace: 'prod', name: 'web', stableImage: STABLE }));
+    dir = await mkdtemp(join(tmpdir(), 'fledge-sm-'));
+  });
+
+  afterEach(async () => {
+    await metrics?.close();
+    metrics = undefined;
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function run(script: Script, canary: CanaryOptions = {}, event: unknown = pushEvent) {
+    metrics = await startMetricServer(script);
+    await writeFile(join(dir, 'canary.yaml'), canaryYaml(canary));
+    await writeFile(join(dir, 'error-rate.yaml'), templateYaml(metrics));
+    const deps = buildDeps({ manifestsDir: dir, kubeServer: emulator.url, metricTimeoutMs: 2000 });
+    return runRollout({ deps, event, timeFactor: TIME_FACTOR, retryIntervalMs: 10 });
+  }
+
+  const stableImage = () => emulator.get('apps/v1', 'Deployment', 'prod', 'web')?.spec.template.spec.containers[0].image;
+  const canaryReplicas = () => emulator.get('apps/v1', 'Deployment', 'prod', 'web-canary')?.spec.replicas;
+  const backendRefs = () =>
+    emulator.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'prod', 'web')?.spec.rules[0].backendRefs as { name: string; weight?: number }[];
+  const events = () => emulator.list('v1', 'Event', 'prod').map((e) => `${e.type} ${e.reason}: ${e.message}`);
+  const writes = () => emulator.requests.filter((r) => r.method !== 'GET');
+
+  it('promotes after the last step passes: stable gets the image, 100% stable, canary at zero', async () => {
+    const result = await run({ 'error-rate': [0.2] });
+
+    expect(result.outcome).toBe('promoted');
+    expect(result.status?.weights).toEqual([10, 20, 30]);
+    expect(result.statesEntered.filter((s) => s === 'AnalyzeMetrics')).toHaveLength(3);
+    expect(result.statesEntered.slice(-4)).toEqual(['WaitForStableRollout', 'IsStableRolledOut', 'FinalizePromotion', 'Promoted']);
+    expect(stableImage()).toBe(PUSHED);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    expect(canaryReplicas()).toBe(0);
+    expect(events().some((e) => e.startsWith('Normal Promoted'))).toBe(true);
+  });
+
+  it('rolls back on the check that reaches the threshold, not one later, naming metric, value, bound and weight', async () => {
+    const result = await run({ 'error-rate': [0.5, 18.7] });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(metrics!.calls['error-rate']).toBe(4);
+    expect(result.status?.weights).toEqual([10, 20]);
+    expect(result.status?.failedChecks).toBe(3);
+    expect(result.cause).toBe('error-rate 18.7 > max 1 (3/3 consecutive failed checks at canary weight 20%)');
+    expect(stableImage()).toBe(STABLE);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    expect(canaryReplicas()).toBe(0);
+    expect(events()).toContain('Warning RolledBack: error-rate 18.7 > max 1 (3/3 consecutive failed checks at canary weight 20%)');
+  });
+
+  it('holds the weight on a failed check and resets the count on a pass (consecutive counting)', async () => {
+    const result = await run({ 'error-rate': [5, 5, 0.5, 5, 5, 0.5, 0.5] });
+
+    expect(result.outcome).toBe('promoted');
+    expect(result.status?.weights).toEqual([10, 20, 30]);
+    expect(metrics!.calls['error-rate']).toBe(7);
+  });
+
+  it('counts failed checks cumulatively when spec.fledge.failedCheckCounting is cumulative', async () => {
+    const result = await run({ 'error-rate': [5, 5, 0.5, 5] }, { fledge: '    failedCheckCounting: cumulative' });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(metrics!.calls['error-rate']).toBe(4);
+    expect(result.cause).toBe('error-rate 5 > max 1 (3/3 cumulative failed checks at canary weight 20%)');
+  });
+
+  it('treats no data as a failed check: no traffic is not health', async () => {
+    const result = await run(
+      { 'error-rate': [null] },
+      { analysis: '    interval: 1m\n    threshold: 1\n    stepWeights: [10, 50]' },
+    );
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toBe('error-rate: no data (1/1 consecutive failed checks at canary weight 10%)');
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+  });
+
+  it('treats a metrics backend error as a failed check and says what the backend answered', async () => {
+    const result = await run(
+      { 'error-rate': ['error'] },
+      { analysis: '    interval: 1m\n    threshold: 1\n    stepWeights: [10, 50]' },
+    );
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toMatch(/^error-rate: provider error: .*500/);
+  });
+
+  it('ignores a push no Canary claims, and says why, without touching the cluster', async () => {
+    const result = await run({ 'error-rate': [0] }, { fledge: "    tagPattern: 'v\\d+'" });
+
+    expect(result.outcome).toBe('ignored');
+    expect(result.status?.reason).toContain('no Canary claims web:1.4.2');
+    expect(writes()).toEqual([]);
+  });
+
+  it('rejects a rollout whose HTTPRoute does not exist before writing anything', async () => {
+    const route = emulator.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'prod', 'web');
+    await fetch(`${emulator.url}/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web`, { method: 'DELETE' });
+    emulator.requests.length = 0;
+
+    const result = await run({ 'error-rate': [0] });
+
+    expect(route).toBeDefined();
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBe('TargetNotFoundError');
+    expect(result.cause).toContain('HTTPRoute prod/web not found');
+    expect(writes()).toEqual([]);
+    expect(emulator.get('apps/v1', 'Deployment', 'prod', 'web-canary')).toBeUndefined();
+  });
+
+  it('rejects an invalid Canary with the path and the value, before writing anything', async () => {
+    const result = await run({ 'error-rate': [0] }, { analysis: '    interval: 1m\n    stepWeight: -5' });
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBe('SpecValidationError');
+    expect(result.cause).toContain('spec.analysis.stepWeight: expected a number between 1 and 100, got -5');
+    expect(writes()).toEqual([]);
+  });
+
+  it('rolls back when the canary never becomes ready', async () => {
+    emulator.setRolloutBehavior('prod', 'web-canary', 'stuck');
+
+    const result = await run({ 'error-rate': [0] });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toMatch(/^CanaryNotReadyError: canary Deployment prod\/web-canary is not ready/);
+    expect(result.statesEntered).not.toContain('ShiftWeight');
+    expect(canaryReplicas()).toBe(0);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+  });
+
+  it('restores the stable image and routes to it when the promoted image never rolls out', async () => {
+    emulator.setRolloutBehavior('prod', 'web', 'stuck');
+
+    const result = await run({ 'error-rate': [0] });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toMatch(/^PromotionFailedError: Deployment prod\/web did not roll out/);
+    expect(stableImage()).toBe(STABLE);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    expect(canaryReplicas()).toBe(0);
+  });
+});
