@@ -17,11 +17,3 @@ export function parseDurationSeconds(text: string): number | undefined {
   return consumed === trimmed.length ? total : undefined;
 }
 
-/** Shortest Go-style rendering of whole seconds: 60 → "1m", 90 → "1m30s". */
-export function formatDurationSeconds(seconds: number): string {
-  if (seconds <= 0) return '0s';
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = Math.round(seconds % 60);
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
-}

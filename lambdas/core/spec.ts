@@ -393,7 +393,7 @@ export function parseMetricTemplate(document: unknown, source = 'MetricTemplate'
   };
 }
 
-/** A metrics server address as the deployment or spec.fledge.metricsServer gives it: `prometheus:http://…` or `web:http://…#$.path`. */
+/** A metrics server as the deployment or spec.fledge.metricsServer gives it: `prometheus:<url>` or `web:<url>` (a stats API, see builtin-metrics). */
 export function parseMetricsServer(value: string, source: string): ProviderSpec {
   const match = /^(prometheus|web):(.+)$/.exec(value.trim());
   if (!match) {
@@ -402,5 +402,9 @@ export function parseMetricsServer(value: string, source: string): ProviderSpec 
     );
   }
   const type = match[1] as MetricProviderType;
-  return { type, address: match[2] };
+  const address = match[2];
+  if (!URL.canParse(address) || !/^https?:$/.test(new URL(address).protocol)) {
+    throw new SpecValidationError(`${source}: expected an http(s) URL after "${type}:", got ${JSON.stringify(address)}`);
+  }
+  return { type, address };
 }

@@ -1,6 +1,6 @@
 // Go-style durations as Flagger writes them, converted to seconds and back.
 import { describe, expect, it } from 'vitest';
-import { formatDurationSeconds, parseDurationSeconds } from '../../lambdas/core/duration';
+import { parseDurationSeconds } from '../../lambdas/core/duration';
 
 describe('parseDurationSeconds', () => {
   it.each([
@@ -30,23 +30,5 @@ describe('parseDurationSeconds', () => {
 
     // Assess
     expect(seconds).toBe(120);
-  });
-});
-
-describe('formatDurationSeconds', () => {
-  it.each([
-    [60, '1m'],
-    [90, '1m30s'],
-    [30, '30s'],
-    [3600, '1h'],
-    [3661, '1h1m1s'],
-    [0, '0s'],
-    [-5, '0s'],
-  ])('shows %d seconds as %s', (seconds, text) => {
-    expect(formatDurationSeconds(seconds)).toBe(text);
-  });
-
-  it('reads back what it writes', () => {
-    expect(parseDurationSeconds(formatDurationSeconds(5430))).toBe(5430);
   });
 });

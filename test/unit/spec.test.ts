@@ -275,6 +275,16 @@ describe('parseCanary: errors name the path and the value', () => {
     expect(issues).toEqual(['spec.analysis.metrics[0].thresholdRange: min > max (min 5, max 1)']);
   });
 
+  it('accepts a thresholdRange whose min equals its max', () => {
+    // Act
+    const canary = seedCanary((document) => {
+      document.spec.analysis.metrics[0].thresholdRange = { min: 0, max: 0 };
+    });
+
+    // Assess
+    expect(canary.analysis.metrics[0].thresholdRange).toEqual({ min: 0, max: 0 });
+  });
+
   it('rejects a metric without a thresholdRange', () => {
     // Act
     const { issues } = canaryIssues((document) => {
