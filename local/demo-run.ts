@@ -1,5 +1,7 @@
 // One demo rollout on this machine: emulator, demo world, manifests, and the real state machine run end to end.
-import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +10,8 @@ import { buildDeps } from '../lambdas/handlers/composition';
 import type { Behavior } from './demo/app';
 import { behaviorForImages, seedObjects, startDemoWorld } from './demo/world';
 import type { DemoWorld } from './demo/world';
+import { startLoadTester } from './demo/load-tester';
+import type { LoadTester } from './demo/load-tester';
 import { startKubeEmulator } from './kube-emulator';
 import type { KubeEmulator } from './kube-emulator';
 import { startPrometheus } from './prometheus-server';
@@ -47,12 +51,25 @@ export interface DemoResult {
   readonly lostRequests: number;
 }
 
-async function writeManifests(dir: string, gatewayUrl: string, prometheusUrl: string | undefined): Promise<void> {
-  await copyFile(join(DEMO_DIR, 'manifests', 'canary.yaml'), join(dir, 'canary.yaml'));
+// Where the seed's manifests point at in-cluster addresses, the demo points them at the local stand-ins.
+const SEED_LOAD_TESTER = 'http://flagger-loadtester.prod/';
+const SEED_PROMETHEUS = 'http://prometheus.monitoring:9090';
+/** The address of a load tester that is down: a port that was free a moment ago. */
+async function downUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/`;
+}
+
+async function writeManifests(dir: string, gatewayUrl: string, loadTesterUrl: string, prometheusUrl: string | undefined): Promise<void> {
+  const canary = await readFile(join(DEMO_DIR, 'manifests', 'canary.yaml'), 'utf8');
+  await writeFile(join(dir, 'canary.yaml'), canary.replace(SEED_LOAD_TESTER, loadTesterUrl));
   if (prometheusUrl) {
     // The seed's template as written, with the in-cluster Prometheus address pointed at the local one.
     const seed = await readFile(join(DEMO_DIR, 'prometheus-error-rate.yaml'), 'utf8');
-    await writeFile(join(dir, 'error-rate.yaml'), seed.replace('http://prometheus.monitoring:9090', prometheusUrl));
+    await writeFile(join(dir, 'error-rate.yaml'), seed.replace(SEED_PROMETHEUS, prometheusUrl));
   } else {
     const web = await readFile(join(DEMO_DIR, 'manifests', 'error-rate-web.yaml'), 'utf8');
     await writeFile(join(dir, 'error-rate.yaml'), web.replace('http://DEMO_GATEWAY', gatewayUrl));
@@ -78,6 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let emulator: KubeEmulator | undefined;
   let world: DemoWorld | undefined;
   let prometheus: RunningPrometheus | undefined;
+  let loadTester: LoadTester | undefined;
   try {
     emulator = await startKubeEmulator({ rolloutDelayMs: Math.max(50, 2000 * timeFactor) });
     emulator.seed(seedObjects({ namespace: NAMESPACE, name: NAME, stableImage: STABLE_IMAGE }));
@@ -106,7 +124,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       await publish();
       await prometheus.waitForTargetsUp(1, 20_000);
     }
-    await writeManifests(manifestsDir, world.statsUrl.replace(/\/stats$/, ''), prometheus?.url);
+    // The seed's rollout webhook runs `hey` against web-canary on every step; in the silent scenario
+    // the load tester is down and clients bypass the route, so nothing reaches the canary.
+    if (options.scenario !== 'silent') loadTester = await startLoadTester({ gatewayUrl: world.gatewayUrl, timeFactor });
+    await writeManifests(manifestsDir, world.statsUrl.replace(/\/stats$/, ''), loadTester?.url ?? (await downUrl()), prometheus?.url);
     const deps = buildDeps({
       manifestsDir,
       kubeServer: emulator.url,
@@ -128,6 +149,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       lostRequests: world.lostRequests(),
     };
   } finally {
+    await loadTester?.close();
     await world?.close();
     await prometheus?.close();
     await emulator?.close();

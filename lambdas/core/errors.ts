@@ -60,3 +60,8 @@ export class TrafficDriftError extends Error {
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
+
+/** A webhook answered something other than 2xx, or did not answer in time. */
+export class WebhookError extends Error {
+  override readonly name = 'WebhookError';
+}

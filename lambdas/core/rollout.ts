@@ -2,7 +2,7 @@
 import type { CheckResult, Decision } from './analysis';
 import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
 import { SpecValidationError } from './errors';
-import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange } from './spec';
+import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange, WebhookSpec } from './spec';
 import { renderTemplate } from './template';
 import type { TemplateVariables } from './template';
 import type { RolloutTarget } from '../ports/target';
@@ -40,6 +40,8 @@ export interface RolloutPlan {
   readonly progressDeadlineSeconds: number;
   readonly startedAt: string;
   readonly metrics: readonly ResolvedMetric[];
+  /** Flagger webhooks: pre-rollout before the first shift, rollout at the start of each bake, post-rollout at the end. */
+  readonly webhooks: readonly WebhookSpec[];
 }
 
 export type Phase =
@@ -69,6 +71,8 @@ export interface RolloutStatus {
   readonly decision?: Decision;
   readonly reason?: string;
   readonly lastAnalysis?: readonly AnalysisRecord[];
+  /** Rollout webhooks called at the start of this bake; AnalyzeMetrics counts them with the metrics. */
+  readonly hookChecks?: readonly AnalysisRecord[];
   readonly canaryReady?: boolean;
   readonly stableReady?: boolean;
   /** When Promote first set the new image on the stable Deployment. */
@@ -89,17 +93,18 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+function boundRecord(record: AnalysisRecord): AnalysisRecord {
+  return { ...record, query: clip(record.query, MAX_QUERY_CHARS), detail: clip(record.detail, MAX_QUERY_CHARS) };
+}
+
 /** Keep a status within a bounded size, whatever the number of metrics or the length of queries. */
 export function boundStatus(status: RolloutStatus): RolloutStatus {
   return {
     ...status,
     weights: status.weights.slice(-50),
     reason: status.reason === undefined ? undefined : clip(status.reason, MAX_REASON_CHARS),
-    lastAnalysis: status.lastAnalysis?.slice(0, MAX_RECORDS).map((record) => ({
-      ...record,
-      query: clip(record.query, MAX_QUERY_CHARS),
-      detail: clip(record.detail, MAX_QUERY_CHARS),
-    })),
+    lastAnalysis: status.lastAnalysis?.slice(0, MAX_RECORDS).map(boundRecord),
+    hookChecks: status.hookChecks?.slice(0, MAX_RECORDS).map(boundRecord),
   };
 }
 

@@ -13,6 +13,9 @@ export const DEFAULT_ROUTER = 'gatewayapi:v1';
 export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web'] as const;
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
 export type RouterType = 'gatewayapi';
+/** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
+export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'] as const;
+export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -69,20 +72,12 @@ const metricSchema = z.object({
 
 const webhookSchema = z.object({
   name: z.string({ error: 'expected a webhook name' }).min(1),
+  // Flagger's gates (confirm-*), manual rollback and event hooks are refused, not ignored:
+  // a skipped confirm-promotion would promote without the approval its author asked for.
   type: z
-    .enum(
-      [
-        'confirm-rollout',
-        'pre-rollout',
-        'rollout',
-        'confirm-traffic-increase',
-        'confirm-promotion',
-        'post-rollout',
-        'rollback',
-        'event',
-      ],
-      { error: 'expected a Flagger webhook type (pre-rollout, rollout, post-rollout, …)' },
-    )
+    .enum(SUPPORTED_WEBHOOK_TYPES, {
+      error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')}); confirm-*, rollback and event hooks are not supported yet`,
+    })
     .default('rollout'),
   url: z.url({ error: 'expected a URL' }),
   timeout: duration.optional(),
@@ -189,7 +184,7 @@ export interface MetricSpec {
 
 export interface WebhookSpec {
   readonly name: string;
-  readonly type: string;
+  readonly type: WebhookType;
   readonly url: string;
   readonly timeoutSeconds: number;
   readonly metadata: Readonly<Record<string, string>>;

@@ -27,7 +27,8 @@ async function analyzeOne(deps: HandlerDeps, plan: RolloutPlan, metric: Resolved
 export function createAnalyzeMetrics(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
     const end = deps.now();
-    const records = await Promise.all(rollout.metrics.map((metric) => analyzeOne(deps, rollout, metric, status.weight, end)));
+    const measured = await Promise.all(rollout.metrics.map((metric) => analyzeOne(deps, rollout, metric, status.weight, end)));
+    const records = [...(status.hookChecks ?? []), ...measured];
     const outcome = decide({
       checks: records,
       failedChecksBefore: status.failedChecks,

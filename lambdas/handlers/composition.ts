@@ -5,6 +5,7 @@ import { WebProvider } from '../adapters/metrics/web-provider';
 import { kubeConfigFor } from '../adapters/kubernetes/client';
 import { KubernetesEventRecorder } from '../adapters/kubernetes/kubernetes-event-recorder';
 import { KubernetesWorkloads } from '../adapters/kubernetes/kubernetes-workloads';
+import { HttpWebhookClient } from '../adapters/notify/http-webhook-client';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
 import type { ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
@@ -35,6 +36,7 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
     loadManifests: () => loadManifestFolder(config.manifestsDir),
     workloads: new KubernetesWorkloads(kubeConfig),
     events: new KubernetesEventRecorder(kubeConfig),
+    webhooks: new HttpWebhookClient(),
     router: (type) => routers[type],
     metricProvider: (provider) => metricProviderFor(provider, config.metricTimeoutMs),
     metricsServer: config.metricsServer,

@@ -2,6 +2,7 @@
 import type { MetricTemplateSpec, CanarySpec, ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
 import type { TrafficRouter } from '../ports/traffic-router';
+import type { WebhookClient } from '../ports/webhook-client';
 import type { EventRecorder, Workloads } from '../ports/workloads';
 
 export interface Manifests {
@@ -14,6 +15,7 @@ export interface HandlerDeps {
   loadManifests(): Promise<Manifests>;
   readonly workloads: Workloads;
   readonly events: EventRecorder;
+  readonly webhooks: WebhookClient;
   router(type: RouterType): TrafficRouter;
   metricProvider(provider: ProviderSpec): MetricProvider;
   /** The metrics server for builtin and inline metrics when a Canary does not set spec.fledge.metricsServer. */

@@ -3,6 +3,7 @@ import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 import { statusAnnotation } from './status-annotation';
+import { callPostRolloutHooks } from './webhooks';
 
 export function createFinalizePromotion(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
@@ -17,6 +18,7 @@ export function createFinalizePromotion(deps: HandlerDeps) {
       updatedAt: deps.now().toISOString(),
     };
     await deps.events.record(target, { type: 'Normal', reason: 'Promoted', message: next.reason! });
+    await callPostRolloutHooks(deps, rollout, 'Succeeded');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;
   };

@@ -60,6 +60,7 @@ export function createInitialize(deps: HandlerDeps) {
       progressDeadlineSeconds: canary.progressDeadlineSeconds,
       startedAt: now,
       metrics,
+      webhooks: canary.analysis.webhooks,
     };
     const status: RolloutStatus = {
       phase: 'Initialized',

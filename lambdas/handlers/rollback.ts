@@ -5,6 +5,7 @@ import type { RolloutPlan, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 import { statusAnnotation } from './status-annotation';
+import { callPostRolloutHooks } from './webhooks';
 
 export interface RollbackInput {
   readonly rollout?: RolloutPlan;
@@ -35,6 +36,7 @@ export function createRollback(deps: HandlerDeps) {
     }
     await deps.workloads.scale(target.namespace, target.canaryDeployment, 0);
     await deps.events.record(target, { type: 'Warning', reason: 'RolledBack', message: reason });
+    await callPostRolloutHooks(deps, rollout, 'Failed');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;
   };

@@ -1,10 +1,12 @@
-// Task ShiftWeight: set this step's canary weight on the route, as absolute weights, and read it back.
-import { TrafficDriftError } from '../core/errors';
+// Task ShiftWeight: set this step's canary weight on the route, as absolute weights, read it back, and start the bake's webhooks.
+import { TrafficDriftError, WebhookError } from '../core/errors';
+import { webhookCheck } from '../core/webhooks';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import { appendWeight, nextStepIndex, routeWeights, weightsDiffer } from '../core/weights';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 import { statusAnnotation } from './status-annotation';
+import { callHooks } from './webhooks';
 
 export function createShiftWeight(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
@@ -12,6 +14,15 @@ export function createShiftWeight(deps: HandlerDeps) {
     const stepIndex = nextStepIndex(status.stepIndex, held);
     const weight = rollout.steps[stepIndex];
     const wanted = routeWeights(weight);
+    if (status.weights.length === 0) {
+      // Flagger runs pre-rollout hooks before any traffic reaches the canary; one that fails stops the rollout.
+      const failed = (await callHooks(deps, rollout, 'pre-rollout', 'Progressing')).filter((r) => r.outcome.kind === 'error');
+      if (failed.length > 0) {
+        throw new WebhookError(
+          failed.map((r) => `pre-rollout webhook ${r.hook.name} failed: ${r.outcome.kind === 'error' ? r.outcome.message : ''}`).join('; '),
+        );
+      }
+    }
     const router = deps.router(rollout.router);
     await router.setWeights(rollout.target, wanted);
     const applied = await router.getWeights(rollout.target);
@@ -20,14 +31,24 @@ export function createShiftWeight(deps: HandlerDeps) {
         `route ${rollout.target.namespace}/${rollout.target.route} has canary ${applied.canary}% after setting ${wanted.canary}%`,
       );
     }
+    // Rollout hooks (a load test, typically) start as the bake starts, so what they do falls in the window analysed.
+    const now = deps.now().toISOString();
+    const hookChecks = (await callHooks(deps, rollout, 'rollout', 'Progressing')).map(({ hook, outcome }) => ({
+      ...webhookCheck(hook, outcome),
+      query: hook.url,
+      windowSeconds: rollout.intervalSeconds,
+      weight,
+      time: now,
+    }));
     const next: RolloutStatus = {
       ...status,
       phase: 'Progressing',
+      hookChecks,
       stepIndex,
       weight,
       weights: appendWeight(status.weights, weight),
       reason: `canary weight ${weight}% (step ${stepIndex + 1} of ${rollout.steps.length})`,
-      updatedAt: deps.now().toISOString(),
+      updatedAt: now,
     };
     await deps.workloads.annotateStatus(rollout.target.namespace, rollout.target.deployment, statusAnnotation(rollout, next));
     return next;

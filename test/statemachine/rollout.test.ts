@@ -11,6 +11,8 @@ import type { KubeEmulator } from '../../local/kube-emulator';
 import { runRollout } from '../../local/runner';
 import { startMetricServer } from '../helpers/metric-server';
 import type { MetricServer, Script } from '../helpers/metric-server';
+import { startWebhookServer } from '../helpers/webhook-server';
+import type { WebhookServer } from '../helpers/webhook-server';
 import pushEvent from '../fixtures/ecr-push-event.json';
 
 const STABLE = '123456789012.dkr.ecr.us-west-2.amazonaws.com/web:1.4.1';
@@ -20,9 +22,10 @@ const TIME_FACTOR = 0.0005; // a 1m bake lasts 30 ms
 interface CanaryOptions {
   readonly analysis?: string;
   readonly fledge?: string;
+  readonly webhooks?: string;
 }
 
-function canaryYaml({ analysis, fledge }: CanaryOptions): string {
+function canaryYaml({ analysis, fledge, webhooks }: CanaryOptions): string {
   return `apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata:
@@ -47,7 +50,7 @@ ${analysis ?? `    interval: 1m
           name: error-rate
         thresholdRange:
           max: 1
-${fledge ? `  fledge:\n${fledge}` : ''}`;
+${webhooks ? `    webhooks:\n${webhooks}\n` : ''}${fledge ? `  fledge:\n${fledge}` : ''}`;
 }
 
 function templateYaml(metrics: MetricServer): string {
@@ -68,17 +71,20 @@ spec:
 describe('the rollout state machine', () => {
   let emulator: KubeEmulator;
   let metrics: MetricServer | undefined;
+  let hooks: WebhookServer;
   let dir: string;
 
   beforeEach(async () => {
     emulator = await startKubeEmulator({ rolloutDelayMs: 20 });
     emulator.seed(seedObjects({ namespace: 'prod', name: 'web', stableImage: STABLE }));
     dir = await mkdtemp(join(tmpdir(), 'fledge-sm-'));
+    hooks = await startWebhookServer();
   });
 
   afterEach(async () => {
     await metrics?.close();
     metrics = undefined;
+    await hooks.close();
     await emulator.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -216,5 +222,58 @@ describe('the rollout state machine', () => {
     expect(stableImage()).toBe(STABLE);
     expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
     expect(canaryReplicas()).toBe(0);
+  });
+
+  const hook = (name: string, type: string, path: string) =>
+    `      - name: ${name}\n        type: ${type}\n        url: ${hooks.url}${path}\n        timeout: 5s\n        metadata:\n          cmd: "hey -z 1m http://web-canary.prod/"`;
+
+  it('calls rollout webhooks at the start of every bake and post-rollout ones after promotion, with Flagger\'s payload', async () => {
+    const result = await run(
+      { 'error-rate': [0] },
+      { webhooks: [hook('load-test', 'rollout', '/ok'), hook('notify', 'post-rollout', '/ok')].join('\n') },
+    );
+
+    expect(result.outcome).toBe('promoted');
+    const metadata = { cmd: 'hey -z 1m http://web-canary.prod/' };
+    expect(hooks.calls).toEqual([
+      { path: '/ok', body: { name: 'web', namespace: 'prod', phase: 'Progressing', metadata } },
+      { path: '/ok', body: { name: 'web', namespace: 'prod', phase: 'Progressing', metadata } },
+      { path: '/ok', body: { name: 'web', namespace: 'prod', phase: 'Progressing', metadata } },
+      { path: '/ok', body: { name: 'web', namespace: 'prod', phase: 'Succeeded', metadata } },
+    ]);
+  });
+
+  it('counts a failing rollout webhook as a failed check, like a metric', async () => {
+    const result = await run(
+      { 'error-rate': [0] },
+      {
+        analysis: '    interval: 1m\n    threshold: 2\n    stepWeights: [10, 50]',
+        webhooks: hook('load-test', 'rollout', '/fail'),
+      },
+    );
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toBe(
+      `load-test webhook failed: ${hooks.url}/fail answered HTTP 500: no load for you (2/2 consecutive failed checks at canary weight 10%)`,
+    );
+  });
+
+  it('rolls back before any traffic moves when a pre-rollout webhook fails', async () => {
+    const result = await run({ 'error-rate': [0] }, { webhooks: hook('smoke', 'pre-rollout', '/fail') });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toBe(`WebhookError: pre-rollout webhook smoke failed: ${hooks.url}/fail answered HTTP 500: no load for you`);
+    expect(result.statesEntered).not.toContain('Bake');
+    expect(result.status?.weights).toEqual([]);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+  });
+
+  it('rejects a Flagger gate it cannot honour instead of skipping it', async () => {
+    const result = await run({ 'error-rate': [0] }, { webhooks: hook('approve', 'confirm-promotion', '/ok') });
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.cause).toContain('spec.analysis.webhooks[0].type: expected a webhook type Fledge runs (pre-rollout, rollout, post-rollout)');
+    expect(result.cause).toContain('got "confirm-promotion"');
+    expect(writes()).toEqual([]);
   });
 });
