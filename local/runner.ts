@@ -104,6 +104,9 @@ function outcomeOf(error: string | undefined): Outcome {
   }
 }
 
+// Checking the definition takes the interpreter 100–400 ms; the file does not change while a process runs.
+let machine: StateMachine | undefined;
+
 /** Run one execution of the real definition to its end. */
 export async function runRollout(options: RunOptions): Promise<RunResult> {
   const timeFactor = options.timeFactor ?? 1;
@@ -123,7 +126,7 @@ export async function runRollout(options: RunOptions): Promise<RunResult> {
     if (state.Type === 'Task') retries[name] = options.retryIntervalMs ?? 2000 * timeFactor;
   }
 
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  machine ??= new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const execution = machine.run(options.event as never, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,

@@ -1,6 +1,6 @@
 // Task Rollback: all traffic back to stable, the stable image restored if a promotion had begun, the canary to zero, the reason recorded.
 import { TargetNotFoundError } from '../core/errors';
-import { reasonFromError } from '../core/rollout';
+import { boundStatus, reasonFromError } from '../core/rollout';
 import type { RolloutPlan, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
@@ -20,7 +20,7 @@ export function createRollback(deps: HandlerDeps) {
     const reason =
       (status?.decision === 'rollback' && !error ? status.reason : reasonFromError(error)) ?? 'rollback requested';
     const base: RolloutStatus = status ?? { phase: 'Initialized', stepIndex: -1, weight: 0, weights: [], failedChecks: 0, updatedAt: now };
-    const next: RolloutStatus = { ...base, phase: 'RolledBack', weight: 0, decision: 'rollback', reason, updatedAt: now };
+    const next = boundStatus({ ...base, phase: 'RolledBack', weight: 0, decision: 'rollback', reason, updatedAt: now });
     // Initialize failed before it made a plan: it had written nothing, so there is nothing to undo.
     if (!rollout) return next;
 

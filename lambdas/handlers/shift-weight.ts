@@ -1,6 +1,7 @@
 // Task ShiftWeight: set this step's canary weight on the route, as absolute weights, read it back, and start the bake's webhooks.
 import { TrafficDriftError, WebhookError } from '../core/errors';
 import { webhookCheck } from '../core/webhooks';
+import { boundStatus } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import { appendWeight, nextStepIndex, routeWeights, weightsDiffer } from '../core/weights';
 import type { HandlerDeps } from './deps';
@@ -40,7 +41,7 @@ export function createShiftWeight(deps: HandlerDeps) {
       weight,
       time: now,
     }));
-    const next: RolloutStatus = {
+    const next: RolloutStatus = boundStatus({
       ...status,
       phase: 'Progressing',
       hookChecks,
@@ -49,7 +50,7 @@ export function createShiftWeight(deps: HandlerDeps) {
       weights: appendWeight(status.weights, weight),
       reason: `canary weight ${weight}% (step ${stepIndex + 1} of ${rollout.steps.length})`,
       updatedAt: now,
-    };
+    });
     await deps.workloads.annotateStatus(rollout.target.namespace, rollout.target.deployment, statusAnnotation(rollout, next));
     return next;
   };
