@@ -1,6 +1,7 @@
 // Prometheus metric provider: runs one instant PromQL query and answers its single value, or no data.
 import { ConfigurationError, MetricProviderError } from '../../core/errors';
 import { NO_DATA } from '../../ports/metric-provider';
+import { networkErrorCode } from '../network-error';
 import type { MetricProvider, NoData, QueryWindow } from '../../ports/metric-provider';
 
 export interface PrometheusProviderOptions {
@@ -191,13 +192,4 @@ function prometheusError(json: unknown): string | undefined {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** fetch hides the socket error in `cause` (an AggregateError when several addresses were tried). */
-function networkErrorCode(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; errors?: { code?: unknown }[]; message?: unknown } })?.cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code;
-  if (typeof code === 'string') return code;
-  if (typeof cause?.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 // Web metric provider: GETs a JSON endpoint (the rendered query is its URL) and reads one number at a JSON path.
 import { ConfigurationError, MetricProviderError } from '../../core/errors';
 import { NO_DATA } from '../../ports/metric-provider';
+import { networkErrorCode } from '../network-error';
 import type { MetricProvider, NoData, QueryWindow } from '../../ports/metric-provider';
 import { parseJsonPath, readJsonPath } from './json-path';
 import type { JsonPathSegment } from './json-path';
@@ -186,13 +187,4 @@ function snippet(body: string): string {
   const oneLine = body.replace(/\s+/g, ' ').trim();
   if (oneLine === '') return 'empty body';
   return oneLine.length > SHOWN_CHARS ? `${oneLine.slice(0, SHOWN_CHARS)}…` : oneLine;
-}
-
-/** fetch hides the socket error in `cause` (an AggregateError when several addresses were tried). */
-function networkErrorCode(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; errors?: { code?: unknown }[]; message?: unknown } })?.cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code;
-  if (typeof code === 'string') return code;
-  if (typeof cause?.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,6 +2,7 @@
 import { WebhookError } from '../../core/errors';
 import type { WebhookPayload } from '../../core/webhooks';
 import type { WebhookClient } from '../../ports/webhook-client';
+import { networkErrorCode } from '../network-error';
 
 const SHOWN_CHARS = 200;
 
@@ -20,8 +21,7 @@ export class HttpWebhookClient implements WebhookClient {
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new WebhookError(`${url} did not answer within ${timeoutSeconds}s`);
       }
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new WebhookError(`${url} is unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+      throw new WebhookError(`${url} is unreachable: ${networkErrorCode(error)}`);
     }
     const body = (await response.text().catch(() => '')).trim().slice(0, SHOWN_CHARS);
     if (!response.ok) {
