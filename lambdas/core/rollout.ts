@@ -207,3 +207,8 @@ export function reasonFromError(error: { Error?: string; Cause?: string } | unde
   }
   return cause ? `${error.Error ?? 'Error'}: ${cause}` : error.Error;
 }
+
+/** Rollback must restore the stable image too once Promote has set the new one on it. */
+export function promotionBegun(status: Pick<RolloutStatus, 'phase'>): boolean {
+  return status.phase === 'Promoting';
+}

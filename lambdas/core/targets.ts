@@ -71,3 +71,8 @@ export function selectContainer(
       `${JSON.stringify(repository)} (containers: ${listing}); set spec.fledge.container`,
   );
 }
+
+/** The stable container already runs the pushed image (a re-push, or the same digest under another tag). */
+export function alreadyRuns(currentImage: string, push: Pick<ImagePush, 'image' | 'digest'>): boolean {
+  return currentImage === push.image || currentImage.endsWith(`@${push.digest}`);
+}

@@ -4,7 +4,7 @@ import type { ImagePush } from '../core/ecr-event';
 import { resolveMetrics } from '../core/rollout';
 import type { RolloutPlan, RolloutState, RolloutStatus } from '../core/rollout';
 import { parseMetricsServer } from '../core/spec';
-import { matchTarget, rolloutTarget, selectContainer } from '../core/targets';
+import { alreadyRuns, matchTarget, rolloutTarget, selectContainer } from '../core/targets';
 import { weightSteps } from '../core/weights';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
@@ -36,7 +36,7 @@ export function createInitialize(deps: HandlerDeps) {
     const images = await deps.workloads.getContainerImages(target.namespace, target.deployment);
     const container = selectContainer(images, push.repository, canary.fledge.container, where);
     const previousImage = images[container];
-    if (previousImage === push.image || previousImage.endsWith(`@${push.digest}`)) {
+    if (alreadyRuns(previousImage, push)) {
       return ignored(`${where} already runs ${push.image}`);
     }
     const router = deps.router(canary.router);

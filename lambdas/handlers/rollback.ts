@@ -1,6 +1,6 @@
 // Task Rollback: all traffic back to stable, the stable image restored if a promotion had begun, the canary to zero, the reason recorded.
 import { TargetNotFoundError } from '../core/errors';
-import { boundStatus, reasonFromError } from '../core/rollout';
+import { boundStatus, promotionBegun, reasonFromError } from '../core/rollout';
 import type { RolloutPlan, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
@@ -25,7 +25,7 @@ export function createRollback(deps: HandlerDeps) {
     if (!rollout) return next;
 
     const { target } = rollout;
-    if (base.phase === 'Promoting') {
+    if (promotionBegun(base)) {
       await deps.workloads.setImage(target.namespace, target.deployment, rollout.container, rollout.previousImage);
     }
     try {

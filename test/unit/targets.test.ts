@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImagePush } from '../../lambdas/core/ecr-event';
 import { SpecValidationError, TargetNotFoundError } from '../../lambdas/core/errors';
-import { matchTarget, rolloutTarget, selectContainer } from '../../lambdas/core/targets';
+import { alreadyRuns, matchTarget, rolloutTarget, selectContainer } from '../../lambdas/core/targets';
 import { seedCanary, thrown } from './seed';
 
 function push(repository: string, tag: string | undefined): ImagePush {
@@ -190,5 +190,16 @@ describe('selectContainer', () => {
       'Deployment prod/web: 2 containers run an image from repository "web" ' +
         '(containers: app=registry.local:5000/web:1.4.1, worker=registry.local:5000/web:1.4.1); set spec.fledge.container',
     );
+  });
+});
+
+describe('alreadyRuns', () => {
+  const push = { image: '1.dkr.ecr.us-west-2.amazonaws.com/web@sha256:abc', digest: 'sha256:abc' };
+
+  it('is true for the same reference or the same digest under another name, false otherwise', () => {
+
+    expect(alreadyRuns('1.dkr.ecr.us-west-2.amazonaws.com/web@sha256:abc', push)).toBe(true);
+    expect(alreadyRuns('1.dkr.ecr.us-west-2.amazonaws.com/web:1.4.2@sha256:abc', push)).toBe(true);
+    expect(alreadyRuns('1.dkr.ecr.us-west-2.amazonaws.com/web:1.4.1', push)).toBe(false);
   });
 });
