@@ -1,5 +1,6 @@
 // Runs statemachine/rollout.asl.json on this machine with aws-local-stepfunctions, its Task states served by the real handlers.
 import './polyfills';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -35,7 +36,7 @@ const HANDLERS: Record<string, (deps: HandlerDeps) => (input: never) => Promise<
   RollbackFunctionArn: createRollback,
 };
 
-export type Outcome = 'promoted' | 'rolled_back' | 'ignored' | 'rejected' | 'rollback_failed';
+export type Outcome = 'promoted' | 'rolled_back' | 'ignored' | 'superseded' | 'rejected' | 'rollback_failed';
 
 export interface RunResult {
   readonly outcome: Outcome;
@@ -58,6 +59,8 @@ export interface RunOptions {
   readonly onEvent?: (event: EventLog) => void;
   /** Pause before a retry, in ms. @default 2000 × timeFactor */
   readonly retryIntervalMs?: number;
+  /** The execution's name, as Step Functions would give it. @default a random UUID */
+  readonly executionName?: string;
 }
 
 interface AslState {
@@ -91,10 +94,11 @@ async function bakeSeconds(deps: HandlerDeps, event: unknown): Promise<number | 
   }
 }
 
-function outcomeOf(error: string | undefined): Outcome {
+/** The outcome from how the execution ended: which Succeed state (by the phase), or which Fail state. */
+function outcomeOf(error: string | undefined, phase: string | undefined): Outcome {
   switch (error) {
     case undefined:
-      return 'promoted';
+      return phase === 'Ignored' ? 'ignored' : phase === 'Superseded' ? 'superseded' : 'promoted';
     case 'RolledBack':
       return 'rolled_back';
     case 'RollbackFailed':
@@ -127,7 +131,16 @@ export async function runRollout(options: RunOptions): Promise<RunResult> {
   }
 
   machine ??= new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  const name = options.executionName ?? randomUUID();
   const execution = machine.run(options.event as never, {
+    context: {
+      Execution: {
+        Id: `arn:aws:states:us-east-1:123456789012:execution:fledge-rollout:${name}`,
+        Name: name,
+        Input: options.event,
+        StartTime: new Date().toISOString(),
+      },
+    } as never,
     overrides: {
       taskResourceLocalHandlers: handlers as never,
       waitTimeOverrides: waits,
@@ -156,6 +169,5 @@ export async function runRollout(options: RunOptions): Promise<RunResult> {
   } catch {
     // The failure is in the event log already.
   }
-  const outcome = status?.phase === 'Ignored' && !error ? 'ignored' : outcomeOf(error);
-  return { outcome, status, error, cause, statesEntered };
+  return { outcome: outcomeOf(error, status?.phase), status, error, cause, statesEntered };
 }

@@ -65,3 +65,13 @@ export class ConfigurationError extends Error {
 export class WebhookError extends Error {
   override readonly name = 'WebhookError';
 }
+
+/** A newer push took the target over: this execution stops without touching traffic. */
+export class SupersededError extends Error {
+  override readonly name = 'SupersededError';
+}
+
+/** The canary Deployment no longer runs the image this rollout created it with. */
+export class CanaryDriftError extends Error {
+  override readonly name = 'CanaryDriftError';
+}

@@ -24,6 +24,8 @@ export interface ResolvedMetric {
 export interface RolloutPlan {
   /** `<namespace>/<name>` of the Canary. */
   readonly canary: string;
+  /** The Step Functions execution running this rollout: the holder of the target's lock. */
+  readonly execution: string;
   readonly target: RolloutTarget;
   readonly router: RouterType;
   readonly cluster?: string;
@@ -46,6 +48,7 @@ export interface RolloutPlan {
 
 export type Phase =
   | 'Ignored'
+  | 'Superseded'
   | 'Initialized'
   | 'Progressing'
   | 'Promoting'

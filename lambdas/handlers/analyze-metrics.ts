@@ -7,6 +7,7 @@ import { renderTemplate } from '../core/template';
 import { NO_DATA } from '../ports/metric-provider';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { assertOwner } from './ownership';
 
 async function measure(deps: HandlerDeps, rendered: string, metric: ResolvedMetric, end: Date): Promise<Measurement> {
   try {
@@ -26,6 +27,7 @@ async function analyzeOne(deps: HandlerDeps, plan: RolloutPlan, metric: Resolved
 
 export function createAnalyzeMetrics(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
+    await assertOwner(deps, rollout);
     const end = deps.now();
     const measured = await Promise.all(rollout.metrics.map((metric) => analyzeOne(deps, rollout, metric, status.weight, end)));
     const records = [...(status.hookChecks ?? []), ...measured];

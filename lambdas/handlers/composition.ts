@@ -4,6 +4,7 @@ import { PrometheusProvider } from '../adapters/metrics/prometheus-provider';
 import { WebProvider } from '../adapters/metrics/web-provider';
 import { kubeConfigFor } from '../adapters/kubernetes/client';
 import { KubernetesEventRecorder } from '../adapters/kubernetes/kubernetes-event-recorder';
+import { KubernetesRolloutLock } from '../adapters/kubernetes/kubernetes-rollout-lock';
 import { KubernetesWorkloads } from '../adapters/kubernetes/kubernetes-workloads';
 import { HttpWebhookClient } from '../adapters/notify/http-webhook-client';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
@@ -28,7 +29,7 @@ export function metricProviderFor(provider: ProviderSpec, timeoutMs: number): Me
 }
 
 export function buildDeps(config: FledgeConfig): HandlerDeps {
-  const kubeConfig = kubeConfigFor({ server: config.kubeServer });
+  const kubeConfig = kubeConfigFor({ server: config.kubeServer, timeoutMs: config.kubeTimeoutMs });
   const routers: Record<RouterType, TrafficRouter> = {
     gatewayapi: new GatewayApiRouter(kubeConfig),
   };
@@ -37,6 +38,7 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
     workloads: new KubernetesWorkloads(kubeConfig),
     events: new KubernetesEventRecorder(kubeConfig),
     webhooks: new HttpWebhookClient(),
+    lock: new KubernetesRolloutLock(kubeConfig),
     router: (type) => routers[type],
     metricProvider: (provider) => metricProviderFor(provider, config.metricTimeoutMs),
     metricsServer: config.metricsServer,

@@ -12,6 +12,12 @@ export interface FledgeConfig {
   readonly metricsServer?: ProviderSpec;
   /** Per-query timeout (FLEDGE_METRIC_TIMEOUT_MS, default 10000). */
   readonly metricTimeoutMs: number;
+  /**
+   * Per-request timeout for the Kubernetes API (FLEDGE_KUBE_TIMEOUT_MS, default 10000): a request
+   * with no complete answer by then fails as KubernetesTransientError, which the state machine
+   * retries, instead of holding the Task until its 120 s timeout. @default 10000
+   */
+  readonly kubeTimeoutMs?: number;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -20,12 +26,18 @@ function required(env: Record<string, string | undefined>, name: string): string
   return value;
 }
 
-export function configFromEnv(env: Record<string, string | undefined>): FledgeConfig {
-  const timeout = env.FLEDGE_METRIC_TIMEOUT_MS ?? '10000';
-  const metricTimeoutMs = Number(timeout);
-  if (!Number.isInteger(metricTimeoutMs) || metricTimeoutMs <= 0) {
-    throw new ConfigurationError(`environment variable FLEDGE_METRIC_TIMEOUT_MS: expected a positive whole number of milliseconds, got ${JSON.stringify(timeout)}`);
+function milliseconds(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name] ?? String(fallback);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigurationError(`environment variable ${name}: expected a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
   }
+  return value;
+}
+
+export function configFromEnv(env: Record<string, string | undefined>): FledgeConfig {
+  const metricTimeoutMs = milliseconds(env, 'FLEDGE_METRIC_TIMEOUT_MS', 10_000);
+  const kubeTimeoutMs = milliseconds(env, 'FLEDGE_KUBE_TIMEOUT_MS', 10_000);
   const server = required(env, 'FLEDGE_KUBE_SERVER');
   try {
     new URL(server);
@@ -39,5 +51,6 @@ export function configFromEnv(env: Record<string, string | undefined>): FledgeCo
       ? parseMetricsServer(env.FLEDGE_METRICS_SERVER, 'environment variable FLEDGE_METRICS_SERVER')
       : undefined,
     metricTimeoutMs,
+    kubeTimeoutMs,
   };
 }

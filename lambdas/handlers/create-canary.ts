@@ -1,14 +1,28 @@
-// Task CreateCanary: create or update `<name>-canary` and its Service with the new image, and adopt the route at 0%.
+// Task CreateCanary: put any canary traffic back on stable, create or update `<name>-canary` with the new image, adopt the route at 0%.
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { assertOwner } from './ownership';
 import { statusAnnotation } from './status-annotation';
 
 export function createCreateCanary(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
     const { target } = rollout;
+    await assertOwner(deps, rollout);
+    const router = deps.router(rollout.router);
+    // A superseded or abandoned rollout may have left canary traffic: stable takes it all back
+    // before the canary's image changes under it.
+    const before = await router.getWeights(target);
+    if (before.canary > 0) {
+      await router.setWeights(target, { primary: 100, canary: 0 });
+      await deps.events.record(target, {
+        type: 'Normal',
+        reason: 'TrafficRestored',
+        message: `moved ${before.canary}% canary traffic back to stable before rolling out ${rollout.image}`,
+      });
+    }
     await deps.workloads.ensureCanary({ target, container: rollout.container, image: rollout.image });
-    await deps.router(rollout.router).reconcile(target);
+    await router.reconcile(target);
     const next: RolloutStatus = {
       ...status,
       canaryReady: false,

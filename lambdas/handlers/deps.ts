@@ -1,6 +1,7 @@
 // What the handlers need from the outside world, built once by the composition root.
 import type { MetricTemplateSpec, CanarySpec, ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
+import type { RolloutLock } from '../ports/rollout-lock';
 import type { TrafficRouter } from '../ports/traffic-router';
 import type { WebhookClient } from '../ports/webhook-client';
 import type { EventRecorder, Workloads } from '../ports/workloads';
@@ -16,6 +17,7 @@ export interface HandlerDeps {
   readonly workloads: Workloads;
   readonly events: EventRecorder;
   readonly webhooks: WebhookClient;
+  readonly lock: RolloutLock;
   router(type: RouterType): TrafficRouter;
   metricProvider(provider: ProviderSpec): MetricProvider;
   /** The metrics server for builtin and inline metrics when a Canary does not set spec.fledge.metricsServer. */

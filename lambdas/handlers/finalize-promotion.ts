@@ -2,12 +2,14 @@
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { assertOwner, releaseLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 import { callPostRolloutHooks } from './webhooks';
 
 export function createFinalizePromotion(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
     const { target } = rollout;
+    await assertOwner(deps, rollout);
     await deps.router(rollout.router).finalize(target);
     await deps.workloads.scale(target.namespace, target.canaryDeployment, 0);
     const next: RolloutStatus = {
@@ -18,6 +20,7 @@ export function createFinalizePromotion(deps: HandlerDeps) {
       updatedAt: deps.now().toISOString(),
     };
     await deps.events.record(target, { type: 'Normal', reason: 'Promoted', message: next.reason! });
+    await releaseLock(deps, rollout);
     await callPostRolloutHooks(deps, rollout, 'Succeeded');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;

@@ -1,18 +1,26 @@
-// Task Initialize: read the ECR push, find its Canary and check everything the rollout needs, writing nothing.
+// Task Initialize: read the ECR push, find its Canary, check everything the rollout needs, then take the target's lock.
 import { parseImagePush } from '../core/ecr-event';
 import type { ImagePush } from '../core/ecr-event';
 import { resolveMetrics } from '../core/rollout';
 import type { RolloutPlan, RolloutState, RolloutStatus } from '../core/rollout';
 import { parseMetricsServer } from '../core/spec';
 import { alreadyRuns, matchTarget, rolloutTarget, selectContainer } from '../core/targets';
+import { staleAfterSeconds } from '../core/lock';
 import { weightSteps } from '../core/weights';
+import { takeLock } from './ownership';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 
 export type InitializeOutput = RolloutState | { readonly status: RolloutStatus; readonly push: Pick<ImagePush, 'repository' | 'tag' | 'digest'> };
 
+/** The execution input as the state machine passes it: the ECR event and the execution's id. */
+export interface InitializeInput {
+  readonly event: unknown;
+  readonly execution: string;
+}
+
 export function createInitialize(deps: HandlerDeps) {
-  return async (event: unknown): Promise<InitializeOutput> => {
+  return async ({ event, execution }: InitializeInput): Promise<InitializeOutput> => {
     const push = parseImagePush(event);
     const now = deps.now().toISOString();
     const pushed = { repository: push.repository, tag: push.tag, digest: push.digest };
@@ -31,7 +39,7 @@ export function createInitialize(deps: HandlerDeps) {
       : deps.metricsServer;
     const metrics = resolveMetrics(canary, templates, metricsServer, target);
 
-    // Only reads here: bad input is rejected before anything in the cluster changes.
+    // Only reads until the lock: bad input is rejected before anything in the cluster changes.
     const where = `Deployment ${target.namespace}/${target.deployment}`;
     const images = await deps.workloads.getContainerImages(target.namespace, target.deployment);
     const container = selectContainer(images, push.repository, canary.fledge.container, where);
@@ -44,8 +52,19 @@ export function createInitialize(deps: HandlerDeps) {
     const providers = new Map(metrics.map((metric) => [JSON.stringify(metric.provider), metric.provider]));
     await Promise.all([...providers.values()].map((provider) => deps.metricProvider(provider).checkOnline()));
 
+    const lock = await takeLock(
+      deps,
+      target,
+      execution,
+      push.image,
+      staleAfterSeconds(canary.analysis.intervalSeconds, canary.progressDeadlineSeconds),
+    );
+    if (lock.kind === 'duplicate') {
+      return ignored(`execution ${lock.holder.execution} is already rolling out ${push.image} (ECR sends one event per tag)`);
+    }
     const plan: RolloutPlan = {
       canary: `${canary.namespace}/${canary.name}`,
+      execution,
       target,
       router: canary.router,
       cluster: canary.fledge.cluster,
@@ -68,7 +87,9 @@ export function createInitialize(deps: HandlerDeps) {
       weight: 0,
       weights: [],
       failedChecks: 0,
-      reason: `rolling out ${push.image}${push.tag ? ` (tag ${push.tag})` : ''} in steps ${plan.steps.join(', ')}%`,
+      reason:
+        `rolling out ${push.image}${push.tag ? ` (tag ${push.tag})` : ''} in steps ${plan.steps.join(', ')}%` +
+        (lock.supersedes ? `; supersedes execution ${lock.supersedes.execution} (${lock.supersedes.image})` : ''),
       updatedAt: now,
     };
     return { rollout: plan, status };

@@ -2,10 +2,12 @@
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { assertOwner } from './ownership';
 import { statusAnnotation } from './status-annotation';
 
 export function createPromote(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
+    await assertOwner(deps, rollout);
     const { target } = rollout;
     await deps.workloads.setImage(target.namespace, target.deployment, rollout.container, rollout.image);
     const now = deps.now().toISOString();

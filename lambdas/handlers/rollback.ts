@@ -1,9 +1,11 @@
 // Task Rollback: all traffic back to stable, the stable image restored if a promotion had begun, the canary to zero, the reason recorded.
 import { TargetNotFoundError } from '../core/errors';
+import { supersededBy } from '../core/lock';
 import { boundStatus, promotionBegun, reasonFromError } from '../core/rollout';
 import type { RolloutPlan, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { releaseLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 import { callPostRolloutHooks } from './webhooks';
 
@@ -25,6 +27,16 @@ export function createRollback(deps: HandlerDeps) {
     if (!rollout) return next;
 
     const { target } = rollout;
+    // A newer push owns the target now: its rollout already put traffic back on stable and
+    // reuses the canary, so this one stops without touching either.
+    const holder = supersededBy(await deps.lock.read(target), rollout.execution);
+    if (holder) {
+      return boundStatus({
+        ...next,
+        phase: 'Superseded',
+        reason: `superseded by execution ${holder.execution} rolling out ${holder.image}${error?.Error === 'SupersededError' ? '' : `; this rollout had stopped on: ${reason}`}`,
+      });
+    }
     if (promotionBegun(base)) {
       await deps.workloads.setImage(target.namespace, target.deployment, rollout.container, rollout.previousImage);
     }
@@ -36,6 +48,7 @@ export function createRollback(deps: HandlerDeps) {
     }
     await deps.workloads.scale(target.namespace, target.canaryDeployment, 0);
     await deps.events.record(target, { type: 'Warning', reason: 'RolledBack', message: reason });
+    await releaseLock(deps, rollout);
     await callPostRolloutHooks(deps, rollout, 'Failed');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;

@@ -1,5 +1,6 @@
 // Task ShiftWeight: set this step's canary weight on the route, as absolute weights, read it back, and start the bake's webhooks.
-import { TrafficDriftError, WebhookError } from '../core/errors';
+import { canaryDrift, trafficDrift } from '../core/drift';
+import { CanaryDriftError, TrafficDriftError, WebhookError } from '../core/errors';
 import { webhookCheck } from '../core/webhooks';
 import { boundStatus } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
@@ -7,6 +8,7 @@ import { appendWeight, nextStepIndex, routeWeights, weightsDiffer } from '../cor
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 import { statusAnnotation } from './status-annotation';
+import { heartbeat } from './ownership';
 import { callHooks } from './webhooks';
 
 export function createShiftWeight(deps: HandlerDeps) {
@@ -15,6 +17,16 @@ export function createShiftWeight(deps: HandlerDeps) {
     const stepIndex = nextStepIndex(status.stepIndex, held);
     const weight = rollout.steps[stepIndex];
     const wanted = routeWeights(weight);
+    const { target } = rollout;
+    await heartbeat(deps, rollout);
+    const router = deps.router(rollout.router);
+    const canary = await deps.workloads.getRolloutProgress(target.namespace, target.canaryDeployment, rollout.container);
+    const canaryChanged = canaryDrift(rollout.image, canary.image, `canary Deployment ${target.namespace}/${target.canaryDeployment}`);
+    if (canaryChanged) throw new CanaryDriftError(canaryChanged);
+    const drift = trafficDrift(status.weight, weight, await router.getWeights(target));
+    if (drift) {
+      await deps.events.record(target, { type: 'Warning', reason: 'TrafficDrift', message: `${target.route}: ${drift}` });
+    }
     if (status.weights.length === 0) {
       // Flagger runs pre-rollout hooks before any traffic reaches the canary; one that fails stops the rollout.
       const failed = (await callHooks(deps, rollout, 'pre-rollout', 'Progressing')).filter((r) => r.outcome.kind === 'error');
@@ -24,12 +36,11 @@ export function createShiftWeight(deps: HandlerDeps) {
         );
       }
     }
-    const router = deps.router(rollout.router);
-    await router.setWeights(rollout.target, wanted);
-    const applied = await router.getWeights(rollout.target);
+    await router.setWeights(target, wanted);
+    const applied = await router.getWeights(target);
     if (weightsDiffer(wanted, applied)) {
       throw new TrafficDriftError(
-        `route ${rollout.target.namespace}/${rollout.target.route} has canary ${applied.canary}% after setting ${wanted.canary}%`,
+        `route ${target.namespace}/${target.route} has canary ${applied.canary}% after setting ${wanted.canary}%`,
       );
     }
     // Rollout hooks (a load test, typically) start as the bake starts, so what they do falls in the window analysed.
@@ -48,10 +59,10 @@ export function createShiftWeight(deps: HandlerDeps) {
       stepIndex,
       weight,
       weights: appendWeight(status.weights, weight),
-      reason: `canary weight ${weight}% (step ${stepIndex + 1} of ${rollout.steps.length})`,
+      reason: `canary weight ${weight}% (step ${stepIndex + 1} of ${rollout.steps.length})${drift ? `; drift: ${drift}` : ''}`,
       updatedAt: now,
     });
-    await deps.workloads.annotateStatus(rollout.target.namespace, rollout.target.deployment, statusAnnotation(rollout, next));
+    await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;
   };
 }

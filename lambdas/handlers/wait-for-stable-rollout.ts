@@ -4,9 +4,11 @@ import { readiness } from '../core/readiness';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { assertOwner } from './ownership';
 
 export function createWaitForStableRollout(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
+    await assertOwner(deps, rollout);
     const { target } = rollout;
     const progress = await deps.workloads.getRolloutProgress(target.namespace, target.deployment, rollout.container);
     const now = deps.now();

@@ -9,6 +9,7 @@ import { seedObjects } from '../../local/demo/world';
 import { startKubeEmulator } from '../../local/kube-emulator';
 import type { KubeEmulator } from '../../local/kube-emulator';
 import { runRollout } from '../../local/runner';
+import type { EventLog } from '../../local/runner';
 import { startMetricServer } from '../helpers/metric-server';
 import type { MetricServer, Script } from '../helpers/metric-server';
 import { startWebhookServer } from '../helpers/webhook-server';
@@ -89,11 +90,15 @@ describe('the rollout state machine', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function run(script: Script, canary: CanaryOptions = {}, event: unknown = pushEvent) {
+  async function prepare(script: Script, canary: CanaryOptions = {}) {
     metrics = await startMetricServer(script);
     await writeFile(join(dir, 'canary.yaml'), canaryYaml(canary));
     await writeFile(join(dir, 'error-rate.yaml'), templateYaml(metrics));
-    const deps = buildDeps({ manifestsDir: dir, kubeServer: emulator.url, metricTimeoutMs: 2000 });
+    return buildDeps({ manifestsDir: dir, kubeServer: emulator.url, metricTimeoutMs: 2000 });
+  }
+
+  async function run(script: Script, canary: CanaryOptions = {}, event: unknown = pushEvent) {
+    const deps = await prepare(script, canary);
     return runRollout({ deps, event, timeFactor: TIME_FACTOR, retryIntervalMs: 10 });
   }
 
@@ -275,5 +280,101 @@ describe('the rollout state machine', () => {
     expect(result.cause).toContain('spec.analysis.webhooks[0].type: expected a webhook type Fledge runs (pre-rollout, rollout, post-rollout)');
     expect(result.cause).toContain('got "confirm-promotion"');
     expect(writes()).toEqual([]);
+  });
+
+  describe('one rollout per target', () => {
+    const SLOW_BAKE = 0.004; // a 1m bake lasts 240 ms: room to act mid-rollout
+    const otherDigest = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+    const pushOf = (digest: string, tag: string) => ({ ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': digest, 'image-tag': tag } });
+
+    /** Resolves when the first execution has shifted to `weight`. */
+    function atWeight(weight: number): { onEvent: (event: EventLog) => void; reached: Promise<void> } {
+      let reach!: () => void;
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      return {
+        reached,
+        onEvent: (event) => {
+          const output = event.type === 'StateExited' ? (event.state.output as { status?: { weight?: number } }) : undefined;
+          if (event.type === 'StateExited' && event.state.name === 'ShiftWeight' && output?.status?.weight === weight) reach();
+        },
+      };
+    }
+
+    it('a newer push supersedes the running rollout: the old one stops, traffic goes back to stable, the new one starts over', async () => {
+      const deps = await prepare({ 'error-rate': [0.1] });
+      const first = atWeight(20);
+      const older = runRollout({ deps, event: pushEvent, timeFactor: SLOW_BAKE, retryIntervalMs: 10, executionName: 'older', onEvent: first.onEvent });
+      await first.reached;
+
+      const newer = await runRollout({ deps, event: pushOf(otherDigest, '1.4.3'), timeFactor: SLOW_BAKE, retryIntervalMs: 10, executionName: 'newer' });
+      const old = await older;
+
+      expect(old.outcome).toBe('superseded');
+      expect(old.status?.reason).toContain('superseded by execution arn:aws:states:us-east-1:123456789012:execution:fledge-rollout:newer');
+      expect(newer.outcome).toBe('promoted');
+      expect(newer.status?.weights).toEqual([10, 20, 30]);
+      expect(stableImage()).toBe(`123456789012.dkr.ecr.us-west-2.amazonaws.com/web@${otherDigest}`);
+      expect(events().some((e) => e.startsWith('Normal TrafficRestored: moved 20% canary traffic back to stable'))).toBe(true);
+      expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+      expect(emulator.get('apps/v1', 'Deployment', 'prod', 'web')?.metadata.annotations?.['fledge.dev/lock']).toBeUndefined();
+    });
+
+    it('starts one rollout for two pushes of the same digest (ECR sends one event per tag)', async () => {
+      const deps = await prepare({ 'error-rate': [0.1] });
+      const first = atWeight(10);
+      const original = runRollout({ deps, event: pushEvent, timeFactor: SLOW_BAKE, retryIntervalMs: 10, executionName: 'by-tag', onEvent: first.onEvent });
+      await first.reached;
+
+      const retag = await runRollout({ deps, event: pushOf(pushEvent.detail['image-digest'], 'latest'), timeFactor: SLOW_BAKE, executionName: 'by-latest' });
+
+      expect(retag.outcome).toBe('ignored');
+      expect(retag.status?.reason).toContain('execution arn:aws:states:us-east-1:123456789012:execution:fledge-rollout:by-tag is already rolling out');
+      expect((await original).outcome).toBe('promoted');
+    });
+
+    it('re-asserts route weights someone edited mid-rollout, and says so in a Warning event', async () => {
+      const deps = await prepare({ 'error-rate': [0.1] });
+      const first = atWeight(10);
+      const rollout = runRollout({ deps, event: pushEvent, timeFactor: SLOW_BAKE, retryIntervalMs: 10, onEvent: first.onEvent });
+      await first.reached;
+
+      const edited = await fetch(`${emulator.url}/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([
+          { op: 'replace', path: '/spec/rules/0/backendRefs/0/weight', value: 40 },
+          { op: 'replace', path: '/spec/rules/0/backendRefs/1/weight', value: 60 },
+        ]),
+      });
+      const result = await rollout;
+
+      expect(edited.status).toBe(200);
+      expect(result.outcome).toBe('promoted');
+      expect(result.status?.weights).toEqual([10, 20, 30]);
+      expect(events()).toContain(
+        'Warning TrafficDrift: web: route had 40% stable / 60% canary, Fledge had set 90% / 10%: re-asserting',
+      );
+    });
+
+    it('halts and rolls back when someone changes the canary Deployment\'s image mid-rollout', async () => {
+      const deps = await prepare({ 'error-rate': [0.1] });
+      const first = atWeight(10);
+      const rollout = runRollout({ deps, event: pushEvent, timeFactor: SLOW_BAKE, retryIntervalMs: 10, onEvent: first.onEvent });
+      await first.reached;
+
+      await fetch(`${emulator.url}/apis/apps/v1/namespaces/prod/deployments/web-canary`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example.com/web:hotfix' }]),
+      });
+      const result = await rollout;
+
+      expect(result.outcome).toBe('rolled_back');
+      expect(result.cause).toBe(
+        `CanaryDriftError: canary Deployment prod/web-canary runs example.com/web:hotfix, not ${PUSHED}: someone changed the canary during the rollout`,
+      );
+      expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+      expect(stableImage()).toBe(STABLE);
+    });
   });
 });

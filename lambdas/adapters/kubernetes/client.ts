@@ -1,5 +1,5 @@
 // Kubernetes client plumbing: a KubeConfig built from an endpoint (no kubeconfig file, no CLI) and client errors translated into Fledge's named errors.
-import { ApiException, KubeConfig, setHeaderOptions, type PatchStrategy } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, setHeaderOptions, type PatchStrategy, type RequestContext } from '@kubernetes/client-node';
 import { KubernetesRequestError, KubernetesTransientError, TargetNotFoundError } from '../../core/errors';
 
 export interface KubernetesEndpoint {
@@ -11,6 +11,37 @@ export interface KubernetesEndpoint {
   readonly caData?: string;
   /** Skip TLS verification; only for local testing. @default false */
   readonly skipTLSVerify?: boolean;
+  /**
+   * How long one request may take, from sending it to the last byte of the answer, before it is
+   * abandoned and reported as a KubernetesTransientError (which the state machine retries).
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+}
+
+/** Per-request timeout when the endpoint sets none: well inside a Task's 120 s, well above a healthy API server's answer. */
+export const DEFAULT_KUBE_TIMEOUT_MS = 10_000;
+
+/**
+ * client-node 1.x sets no timeout: an API server that accepts the connection and never answers
+ * holds the call until the Lambda itself times out. Every API client made from a KubeConfig
+ * asks it to authenticate each request (`applySecurityAuthentication`, with the request's
+ * RequestContext), which is the one per-request hook shared by all of them, patch options
+ * included; the abort signal is set there, after authentication, so only the HTTP exchange
+ * is timed. node-fetch honours the signal through connect, headers and body.
+ */
+class TimeoutKubeConfig extends KubeConfig {
+  constructor(private readonly requestTimeoutMs: number) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const controller = new AbortController();
+    // Unref'd: a pending timer must not keep a finished Lambda invocation (or a test run) alive.
+    setTimeout(() => controller.abort(), this.requestTimeoutMs).unref();
+    context.setSignal(controller.signal);
+  }
 }
 
 /** Plain HTTP to this machine: the local Kubernetes API emulator. */
@@ -29,7 +60,11 @@ function isLoopbackHttp(server: string): boolean {
  * TLS to verify) it is set here, anywhere else plain HTTP stays refused.
  */
 export function kubeConfigFor(endpoint: KubernetesEndpoint): KubeConfig {
-  const kc = new KubeConfig();
+  const timeoutMs = endpoint.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new RangeError(`Kubernetes request timeout: expected a positive whole number of milliseconds, got ${timeoutMs}`);
+  }
+  const kc = new TimeoutKubeConfig(timeoutMs);
   kc.loadFromOptions({
     clusters: [
       {
@@ -84,8 +119,8 @@ function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code, type } = err as { code?: unknown; type?: unknown };
   if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true;
-  // node-fetch: type 'system' for socket errors, 'request-timeout' / 'body-timeout' for timeouts; AbortError for aborted requests.
-  return type === 'system' || type === 'request-timeout' || type === 'body-timeout' || err.name === 'AbortError' || /socket hang up/i.test(err.message);
+  // node-fetch: type 'system' for socket errors, 'request-timeout' / 'body-timeout' for timeouts.
+  return type === 'system' || type === 'request-timeout' || type === 'body-timeout' || /socket hang up/i.test(err.message);
 }
 
 export interface KubernetesErrorOptions {
@@ -96,7 +131,7 @@ export interface KubernetesErrorOptions {
 /**
  * Translate a client-node failure into a named error. `what` says what was being done
  * (`read Deployment prod/web`): it leads every message, followed by the status.
- * 404 → TargetNotFoundError; 408, 409, 429, 5xx and connection failures →
+ * 404 → TargetNotFoundError; 408, 409, 429, 5xx, request timeouts and connection failures →
  * KubernetesTransientError (a 409 reaching here means retries ran out); other 4xx →
  * KubernetesRequestError. Errors that are already named, or not from the client, pass through.
  */
@@ -109,6 +144,10 @@ export function kubernetesError(err: unknown, what: string, options: KubernetesE
     if (code === 404) return new TargetNotFoundError(options.notFound ? `${options.notFound} (${what}: ${detail})` : `${what}: not found (${detail})`);
     if (code === 408 || code === 409 || code === 429 || code >= 500) return new KubernetesTransientError(`${what} failed: ${detail}`);
     return new KubernetesRequestError(`${what} failed: ${detail}`);
+  }
+  // Nothing but the request timeout aborts a request (node-fetch's AbortError does not say why it was aborted).
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new KubernetesTransientError(`${what} failed: no answer from the API server within the request timeout`);
   }
   if (isConnectionError(err)) {
     const { code: systemCode } = err as { code?: unknown };
