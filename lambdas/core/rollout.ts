@@ -1,6 +1,7 @@
 // The rollout as Step Functions carries it: the plan made at Initialize and the status each state updates.
 import type { CheckResult, Decision } from './analysis';
 import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
+import { staleAfterSeconds } from './lock';
 import { SpecValidationError } from './errors';
 import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange, WebhookSpec } from './spec';
 import { renderTemplate } from './template';
@@ -211,7 +212,15 @@ export function reasonFromError(error: { Error?: string; Cause?: string } | unde
   return cause ? `${error.Error ?? 'Error'}: ${cause}` : error.Error;
 }
 
-/** Rollback must restore the stable image too once Promote has set the new one on it. */
-export function promotionBegun(status: Pick<RolloutStatus, 'phase'>): boolean {
-  return status.phase === 'Promoting';
+/**
+ * Rollback must restore the stable image too once Promote may have set the new one: also
+ * when Promote failed after its write, since the Catch keeps the status from before it.
+ */
+export function promotionBegun(status: Pick<RolloutStatus, 'phase' | 'decision'>): boolean {
+  return status.phase === 'Promoting' || status.decision === 'promote';
+}
+
+/** How long a lock may go without a heartbeat before it counts as abandoned. */
+export function lockStaleAfter(plan: Pick<RolloutPlan, 'intervalSeconds' | 'progressDeadlineSeconds'>): number {
+  return staleAfterSeconds(plan.intervalSeconds, plan.progressDeadlineSeconds);
 }

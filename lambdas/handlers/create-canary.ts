@@ -1,14 +1,24 @@
-// Task CreateCanary: put any canary traffic back on stable, create or update `<name>-canary` with the new image, adopt the route at 0%.
+// Task CreateCanary: take the target's lock, put any canary traffic back on stable, create `<name>-canary` with the new image, adopt the route at 0%.
+import { lockStaleAfter } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
-import { assertOwner } from './ownership';
+import { takeLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 
 export function createCreateCanary(deps: HandlerDeps) {
   return async ({ rollout, status }: RolloutState): Promise<RolloutStatus> => {
     const { target } = rollout;
-    await assertOwner(deps, rollout);
+    // The first write: Initialize only read the lock, so two pushes racing past it meet here.
+    const lock = await takeLock(deps, target, rollout.execution, rollout.image, lockStaleAfter(rollout));
+    if (lock.kind === 'duplicate') {
+      return {
+        ...status,
+        phase: 'Ignored',
+        reason: `execution ${lock.holder.execution} is already rolling out ${rollout.image} (ECR sends one event per tag)`,
+        updatedAt: deps.now().toISOString(),
+      };
+    }
     const router = deps.router(rollout.router);
     // A superseded or abandoned rollout may have left canary traffic: stable takes it all back
     // before the canary's image changes under it.

@@ -1,13 +1,12 @@
-// Task Initialize: read the ECR push, find its Canary, check everything the rollout needs, then take the target's lock.
+// Task Initialize: read the ECR push, find its Canary and check everything the rollout needs, writing nothing.
 import { parseImagePush } from '../core/ecr-event';
 import type { ImagePush } from '../core/ecr-event';
 import { resolveMetrics } from '../core/rollout';
 import type { RolloutPlan, RolloutState, RolloutStatus } from '../core/rollout';
 import { parseMetricsServer } from '../core/spec';
 import { alreadyRuns, matchTarget, rolloutTarget, selectContainer } from '../core/targets';
-import { staleAfterSeconds } from '../core/lock';
+import { decideLock, staleAfterSeconds } from '../core/lock';
 import { weightSteps } from '../core/weights';
-import { takeLock } from './ownership';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 
@@ -39,7 +38,7 @@ export function createInitialize(deps: HandlerDeps) {
       : deps.metricsServer;
     const metrics = resolveMetrics(canary, templates, metricsServer, target);
 
-    // Only reads until the lock: bad input is rejected before anything in the cluster changes.
+    // Only reads here: bad input is rejected before anything in the cluster changes.
     const where = `Deployment ${target.namespace}/${target.deployment}`;
     const images = await deps.workloads.getContainerImages(target.namespace, target.deployment);
     const container = selectContainer(images, push.repository, canary.fledge.container, where);
@@ -52,11 +51,11 @@ export function createInitialize(deps: HandlerDeps) {
     const providers = new Map(metrics.map((metric) => [JSON.stringify(metric.provider), metric.provider]));
     await Promise.all([...providers.values()].map((provider) => deps.metricProvider(provider).checkOnline()));
 
-    const lock = await takeLock(
-      deps,
-      target,
+    const lock = decideLock(
+      await deps.lock.read(target),
       execution,
       push.image,
+      deps.now(),
       staleAfterSeconds(canary.analysis.intervalSeconds, canary.progressDeadlineSeconds),
     );
     if (lock.kind === 'duplicate') {
