@@ -37,7 +37,7 @@ export interface StepRun {
   /** WaitForCanaryReady and WaitForStableRollout entries: polls until the emulator reports the Deployment rolled out. */
   readonly canaryPolls: number;
   readonly stablePolls: number;
-  /** States a promotion with these steps and polls enters: 4 per step, 3 per poll, 5 more. */
+  /** States a promotion with these steps and polls enters: 4 per step, 3 per poll, 6 more. */
   readonly expectedStates: number;
   /** From calling runRollout to Initialize entered: definition load, manifest read, interpreter set-up. */
   readonly startupMs: number;
@@ -167,7 +167,7 @@ export async function runStepRollout(stepWeights: readonly number[], timeFactor:
       statesEntered: result.statesEntered.length,
       canaryPolls,
       stablePolls,
-      expectedStates: STEP_STATES.length * stepWeights.length + 3 * canaryPolls + 3 * stablePolls + 5,
+      expectedStates: STEP_STATES.length * stepWeights.length + 3 * canaryPolls + 3 * stablePolls + 6,
       stepLoopMs: firstShift && promote ? promote.at - firstShift.at : NaN,
       kubeRequests,
       stepLoopKubeRequests: firstShift && promote ? promote.requests - firstShift.requests : NaN,

@@ -1,5 +1,6 @@
 // The ECR push event (EventBridge "ECR Image Action") read into the image Fledge rolls out.
 import { InvalidEventError } from './errors';
+import { showValue } from './show-value';
 
 export interface ImagePush {
   readonly account: string;
@@ -17,7 +18,7 @@ export interface ImagePush {
 function field(value: unknown, path: string, pattern?: RegExp): string {
   if (typeof value !== 'string' || value === '' || (pattern && !pattern.test(value))) {
     throw new InvalidEventError(
-      `${path}: expected ${pattern ? `a value matching ${pattern}` : 'a non-empty string'}, got ${JSON.stringify(value ?? null)}`,
+      `${path}: expected ${pattern ? `a value matching ${pattern}` : 'a non-empty string'}, got ${showValue(value ?? null)}`,
     );
   }
   return value;
@@ -26,25 +27,25 @@ function field(value: unknown, path: string, pattern?: RegExp): string {
 /** Read an ECR push event; anything else is an InvalidEventError naming the field and the value. */
 export function parseImagePush(event: unknown): ImagePush {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new InvalidEventError(`event: expected an EventBridge event object, got ${JSON.stringify(event ?? null)}`);
+    throw new InvalidEventError(`event: expected an EventBridge event object, got ${showValue(event ?? null)}`);
   }
   const e = event as Record<string, unknown>;
   if (e.source !== 'aws.ecr') {
-    throw new InvalidEventError(`source: expected "aws.ecr", got ${JSON.stringify(e.source ?? null)}`);
+    throw new InvalidEventError(`source: expected "aws.ecr", got ${showValue(e.source ?? null)}`);
   }
   if (e['detail-type'] !== 'ECR Image Action') {
-    throw new InvalidEventError(`detail-type: expected "ECR Image Action", got ${JSON.stringify(e['detail-type'] ?? null)}`);
+    throw new InvalidEventError(`detail-type: expected "ECR Image Action", got ${showValue(e['detail-type'] ?? null)}`);
   }
   const detail = e.detail;
   if (typeof detail !== 'object' || detail === null) {
-    throw new InvalidEventError(`detail: expected an object, got ${JSON.stringify(detail ?? null)}`);
+    throw new InvalidEventError(`detail: expected an object, got ${showValue(detail ?? null)}`);
   }
   const d = detail as Record<string, unknown>;
   if (d['action-type'] !== 'PUSH') {
-    throw new InvalidEventError(`detail.action-type: expected "PUSH", got ${JSON.stringify(d['action-type'] ?? null)}`);
+    throw new InvalidEventError(`detail.action-type: expected "PUSH", got ${showValue(d['action-type'] ?? null)}`);
   }
   if (d.result !== 'SUCCESS') {
-    throw new InvalidEventError(`detail.result: expected "SUCCESS", got ${JSON.stringify(d.result ?? null)}`);
+    throw new InvalidEventError(`detail.result: expected "SUCCESS", got ${showValue(d.result ?? null)}`);
   }
   const account = field(e.account, 'account', /^\d{12}$/);
   const region = field(e.region, 'region', /^[a-z]{2}(-[a-z]+)+-\d$/);

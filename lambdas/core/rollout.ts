@@ -2,6 +2,7 @@
 import type { CheckResult, Decision } from './analysis';
 import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
 import { staleAfterSeconds } from './lock';
+import { showValue } from './show-value';
 import { SpecValidationError } from './errors';
 import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange, WebhookSpec } from './spec';
 import { renderTemplate } from './template';
@@ -156,7 +157,7 @@ export function resolveMetrics(
     } else if (metric.query || isBuiltinMetric(metric.name)) {
       if (!metricsServer) {
         issues.push(
-          `${at}: metric ${JSON.stringify(metric.name)} runs on the metrics server, but none is set ` +
+          `${at}: metric ${showValue(metric.name)} runs on the metrics server, but none is set ` +
             '(spec.fledge.metricsServer or the deployment\'s metrics server)',
         );
         return [];
@@ -178,7 +179,7 @@ export function resolveMetrics(
       }
     } else {
       issues.push(
-        `${at}: metric ${JSON.stringify(metric.name)} has no templateRef or query and is not a builtin ` +
+        `${at}: metric ${showValue(metric.name)} has no templateRef or query and is not a builtin ` +
           '(request-success-rate, request-duration)',
       );
       return [];

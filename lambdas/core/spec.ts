@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parseDurationSeconds } from './duration';
 import { SpecValidationError } from './errors';
+import { hasUrlCredentials, showValue } from './show-value';
 
 export const FLAGGER_API_VERSION = 'flagger.app/v1beta1';
 
@@ -18,6 +19,14 @@ export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Header names that carry credentials; with URL userinfo, refused in manifests. */
+const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api-?key|x-api/i;
+const CREDENTIALS =
+  'credentials do not belong in a manifest, where the execution history would carry them; ' +
+  'Secrets Manager references (spec.provider.secretRef) are not supported yet';
+/** Step Functions waits whole seconds; a day is the longest bake Fledge plans. */
+const MAX_INTERVAL_SECONDS = 24 * 3600;
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 const name = z
   .string({ error: 'expected a name' })
@@ -79,7 +88,7 @@ const webhookSchema = z.object({
       error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')}); confirm-*, rollback and event hooks are not supported yet`,
     })
     .default('rollout'),
-  url: z.url({ error: 'expected a URL' }),
+  url: httpUrl,
   timeout: duration.optional(),
   metadata: z.record(z.string(), z.string({ error: 'expected a string' })).optional(),
 });
@@ -149,7 +158,7 @@ const metricTemplateSchema = z.object({
       provider: z.object(
         {
           type: z.string({ error: 'expected a provider type' }),
-          address: z.url({ error: 'expected a URL' }).optional(),
+          address: httpUrl.optional(),
           secretRef: z.object({ name }).optional(),
           insecureSkipVerify: z.boolean().optional(),
           jsonPath: z.string({ error: 'expected a JSON path like $.value' }).startsWith('$', {
@@ -241,8 +250,7 @@ function formatIssue(issue: z.core.$ZodIssue, prefix: string): string {
     .filter((part) => part !== '')
     .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
   const input = (issue as { input?: unknown }).input;
-  const got = input === undefined ? 'got nothing' : `got ${JSON.stringify(input)}`;
-  return `${path}: ${issue.message}, ${got}`;
+  return `${path}: ${issue.message}, got ${showValue(input, issue.path)}`;
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
@@ -259,7 +267,7 @@ function fail(source: string, issues: string[]): never {
 function normalizeRouter(provider: string | undefined, issues: string[]): RouterType {
   const value = provider ?? DEFAULT_ROUTER;
   if ((SUPPORTED_ROUTERS as readonly string[]).includes(value)) return 'gatewayapi';
-  issues.push(`spec.provider: unsupported router ${JSON.stringify(value)}; supported: ${SUPPORTED_ROUTERS.join(', ')}`);
+  issues.push(`spec.provider: unsupported router ${showValue(value)}; supported: ${SUPPORTED_ROUTERS.join(', ')}`);
   return 'gatewayapi';
 }
 
@@ -293,10 +301,13 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
 
   const interval = analysis.interval ?? '1m';
   const intervalSeconds = parseDurationSeconds(interval)!;
+  if (!Number.isInteger(intervalSeconds) || intervalSeconds > MAX_INTERVAL_SECONDS) {
+    issues.push(`spec.analysis.interval: expected whole seconds from 1s to 24h (Step Functions waits whole seconds), got ${showValue(interval)}`);
+  }
   const seen = new Set<string>();
   const metrics: MetricSpec[] = (analysis.metrics ?? []).map((metric, i) => {
     const at = `spec.analysis.metrics[${i}]`;
-    if (seen.has(metric.name)) issues.push(`${at}.name: duplicate metric name ${JSON.stringify(metric.name)}`);
+    if (seen.has(metric.name)) issues.push(`${at}.name: duplicate metric name ${showValue(metric.name)}`);
     seen.add(metric.name);
     const range = metric.thresholdRange;
     if (!range || (range.min === undefined && range.max === undefined)) {
@@ -363,11 +374,20 @@ export function parseMetricTemplate(document: unknown, source = 'MetricTemplate'
   const issues: string[] = [];
   if (!(SUPPORTED_METRIC_PROVIDERS as readonly string[]).includes(provider.type)) {
     issues.push(
-      `spec.provider.type: unsupported metric provider ${JSON.stringify(provider.type)}; supported: ${SUPPORTED_METRIC_PROVIDERS.join(', ')}`,
+      `spec.provider.type: unsupported metric provider ${showValue(provider.type)}; supported: ${SUPPORTED_METRIC_PROVIDERS.join(', ')}`,
     );
   }
   if (provider.type === 'prometheus' && !provider.address) {
     issues.push('spec.provider.address: a prometheus provider needs the server address, got nothing');
+  }
+  if (provider.address && hasUrlCredentials(provider.address)) {
+    issues.push(`spec.provider.address: ${CREDENTIALS}, got ${showValue(provider.address)}`);
+  }
+  for (const header of Object.keys(provider.headers ?? {}).filter((name) => CREDENTIAL_HEADER.test(name))) {
+    issues.push(`spec.provider.headers.${header}: ${CREDENTIALS}`);
+  }
+  if (provider.secretRef) {
+    issues.push(`spec.provider.secretRef: Secrets Manager references are not supported yet, got ${showValue(provider.secretRef.name)}`);
   }
   if (provider.type === 'web' && !provider.jsonPath) {
     issues.push('spec.provider.jsonPath: a web provider needs the JSON path of the value, got nothing');
@@ -393,13 +413,16 @@ export function parseMetricsServer(value: string, source: string): ProviderSpec 
   const match = /^(prometheus|web):(.+)$/.exec(value.trim());
   if (!match) {
     throw new SpecValidationError(
-      `${source}: expected "prometheus:<url>" or "web:<url>", got ${JSON.stringify(value)}`,
+      `${source}: expected "prometheus:<url>" or "web:<url>", got ${showValue(value)}`,
     );
   }
   const type = match[1] as MetricProviderType;
   const address = match[2];
   if (!URL.canParse(address) || !/^https?:$/.test(new URL(address).protocol)) {
-    throw new SpecValidationError(`${source}: expected an http(s) URL after "${type}:", got ${JSON.stringify(address)}`);
+    throw new SpecValidationError(`${source}: expected an http(s) URL after "${type}:", got ${showValue(address)}`);
+  }
+  if (hasUrlCredentials(address)) {
+    throw new SpecValidationError(`${source}: ${CREDENTIALS}, got ${showValue(address)}`);
   }
   return { type, address };
 }

@@ -1,6 +1,7 @@
 // Which Canary an image push is for, which container takes the image, and the names Fledge derives for it.
 import type { ImagePush } from './ecr-event';
 import { imageRepositoryPath } from './ecr-event';
+import { showValue } from './show-value';
 import { SpecValidationError, TargetNotFoundError } from './errors';
 import type { CanarySpec } from './spec';
 import type { RolloutTarget } from '../ports/target';
@@ -60,7 +61,7 @@ export function selectContainer(
     .join(', ');
   if (explicit !== undefined) {
     if (!Object.hasOwn(images, explicit)) {
-      throw new TargetNotFoundError(`${where}: container ${JSON.stringify(explicit)} (spec.fledge.container) not found; containers: ${listing}`);
+      throw new TargetNotFoundError(`${where}: container ${showValue(explicit)} (spec.fledge.container) not found; containers: ${listing}`);
     }
     return explicit;
   }
@@ -68,7 +69,7 @@ export function selectContainer(
   if (fromRepository.length === 1) return fromRepository[0];
   throw new TargetNotFoundError(
     `${where}: ${fromRepository.length === 0 ? 'no' : `${fromRepository.length}`} containers run an image from repository ` +
-      `${JSON.stringify(repository)} (containers: ${listing}); set spec.fledge.container`,
+      `${showValue(repository)} (containers: ${listing}); set spec.fledge.container`,
   );
 }
 

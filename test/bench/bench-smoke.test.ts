@@ -55,7 +55,7 @@ describe('the benchmarks', () => {
     expect(run.handlerType).toBe('function');
   });
 
-  it('enters the states 20 steps imply: 4 per step, 3 per readiness poll, 5 more', async () => {
+  it('enters the states 20 steps imply: 4 per step, 3 per readiness poll, 6 more', async () => {
     const result = await stepOverhead({ runs: 1, warmupRuns: 0 });
 
     const [run] = result.runs;
@@ -65,7 +65,7 @@ describe('the benchmarks', () => {
     for (const state of ['ShiftWeight', 'Bake', 'AnalyzeMetrics', 'Decide']) expect(run.entriesByState[state]).toBe(20);
     expect(run.canaryPolls).toBeGreaterThanOrEqual(1);
     expect(run.stablePolls).toBeGreaterThanOrEqual(1);
-    expect(run.statesEntered).toBe(4 * 20 + 3 * run.canaryPolls + 3 * run.stablePolls + 5);
+    expect(run.statesEntered).toBe(4 * 20 + 3 * run.canaryPolls + 3 * run.stablePolls + 6);
     expect(result.expectedStates).toBe(run.statesEntered);
     expect(run.metricQueries).toBe(20);
     expect(run.stepLoopKubeRequests).toBeGreaterThan(0);

@@ -116,7 +116,7 @@ describe('parseImagePush', () => {
   it.each([
     [null, 'event: expected an EventBridge event object, got null'],
     ['{"source":"aws.ecr"}', 'event: expected an EventBridge event object, got "{\\"source\\":\\"aws.ecr\\"}"'],
-    [[1], 'event: expected an EventBridge event object, got [1]'],
+    [[1], 'event: expected an EventBridge event object, got a list of 1'],
   ])('rejects %j as not an event', (input, message) => {
     // Act
     const error = thrown(() => parseImagePush(input));

@@ -553,7 +553,7 @@ describe('parseMetricTemplate', () => {
     });
 
     // Assess
-    expect(issues).toEqual(['spec.provider.address: expected a URL, got "prometheus.monitoring"', 'spec.query: expected a query, got ""']);
+    expect(issues).toEqual(['spec.provider.address: expected an http(s) URL, got "prometheus.monitoring"', 'spec.query: expected a query, got ""']);
   });
 });
 

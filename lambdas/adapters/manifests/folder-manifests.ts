@@ -17,9 +17,18 @@ export function parseManifestText(text: string, source: string, into: LoadedMani
   documents.forEach((document, index) => {
     const where = documents.length > 1 ? `${source}#${index + 1}` : source;
     if (document.errors.length > 0) {
-      throw new SpecValidationError(`${where}: invalid YAML: ${document.errors[0].message}`);
+      // yaml's own message quotes the offending source line, which may hold a credential: say where, not what.
+      const [error] = document.errors;
+      const at = error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
+      throw new SpecValidationError(`${where}: invalid YAML${at} (${error.code})`);
     }
-    const value = document.toJS() as { kind?: unknown } | null;
+    let value: { kind?: unknown } | null;
+    try {
+      value = document.toJS({ maxAliasCount: 100 }) as { kind?: unknown } | null;
+    } catch (error) {
+      // An alias to a missing anchor, or an alias bomb.
+      throw new SpecValidationError(`${where}: invalid YAML: ${(error as Error).message.split(':')[0]}`);
+    }
     if (value === null || value === undefined) return;
     switch (value.kind) {
       case 'Canary':

@@ -1,5 +1,6 @@
 // Prometheus metric provider: runs one instant PromQL query and answers its single value, or no data.
 import { ConfigurationError, MetricProviderError } from '../../core/errors';
+import { showValue } from '../../core/show-value';
 import { NO_DATA } from '../../ports/metric-provider';
 import { networkErrorCode } from '../network-error';
 import type { MetricProvider, NoData, QueryWindow } from '../../ports/metric-provider';
@@ -35,7 +36,7 @@ export class PrometheusProvider implements MetricProvider {
     try {
       url = new URL(options.address);
     } catch {
-      throw new ConfigurationError(`Prometheus address must be an http(s) URL, got ${JSON.stringify(options.address)}`);
+      throw new ConfigurationError(`Prometheus address must be an http(s) URL, got ${showValue(options.address)}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new ConfigurationError(`Prometheus address must be an http(s) URL, got protocol ${url.protocol}`);

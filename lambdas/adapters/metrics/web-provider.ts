@@ -1,5 +1,6 @@
 // Web metric provider: GETs a JSON endpoint (the rendered query is its URL) and reads one number at a JSON path.
 import { ConfigurationError, MetricProviderError } from '../../core/errors';
+import { showValue } from '../../core/show-value';
 import { NO_DATA } from '../../ports/metric-provider';
 import { networkErrorCode } from '../network-error';
 import type { MetricProvider, NoData, QueryWindow } from '../../ports/metric-provider';
@@ -43,7 +44,7 @@ export class WebProvider implements MetricProvider {
     if (options.address !== undefined) {
       const url = parseHttpUrl(options.address);
       if (url === undefined) {
-        throw new ConfigurationError(`web metric address must be an http(s) URL, got ${JSON.stringify(options.address)}`);
+        throw new ConfigurationError(`web metric address must be an http(s) URL, got ${showValue(options.address)}`);
       }
       this.address = options.address.trim();
       if (url.password !== '') this.secrets.add(url.password).add(decodeURIComponent(url.password));
