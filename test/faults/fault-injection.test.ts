@@ -1,10 +1,14 @@
 // Fault injection: the real state machine and handlers against a Kubernetes API and a metrics backend that fail in the ways real ones do.
 // Each scenario is one row of SCENARIOS: its faults, and what the cluster, the outcome and the reason must be afterwards.
 import { afterAll, describe, expect, it } from 'vitest';
-import { PUSHED, STABLE, formatTable, runScenario, tableRow, whenEntering } from './harness';
+import { runRollout } from '../../local/runner';
+import pushEvent from '../fixtures/ecr-push-event.json';
+import { PUSHED, STABLE, TIME_FACTOR, formatTable, runScenario, tableRow, whenEntering } from './harness';
 import type { FaultScenario, ScenarioRun, TableRow } from './harness';
 
 const ROUTE = '/httproutes/web';
+const NEWER_DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+const NEWER = `123456789012.dkr.ecr.us-west-2.amazonaws.com/web@${NEWER_DIGEST}`;
 const STEPS = [10, 20, 30];
 /** The route writes of a whole rollout: adopt at 0, each step once, then finalize (which removes the canary backend). */
 const ONE_WRITE_PER_STEP = [0, ...STEPS, 0];
@@ -251,6 +255,62 @@ const SCENARIOS: FaultScenario[] = [
       // Fledge could not write: the route is as the last step left it, and says so nowhere but in the outcome.
       expect(run.route).toEqual({ stable: 90, canary: 10, canaryRef: true });
       expect(run.stableImage).toBe(STABLE);
+      expect(run.lostRequests).toBe(0);
+    },
+  },
+  {
+    name: 'second push mid-rollout',
+    title: 'lets a push of a newer image supersede the running rollout: the old execution stops, stable takes the traffic back, the new one goes from the start',
+    world: true,
+    onEvent: whenEntering('Bake', 2, (ctx) => {
+      const newer = { ...pushEvent, detail: { ...pushEvent.detail, 'image-digest': NEWER_DIGEST, 'image-tag': '1.4.3' } };
+      ctx.alongside.push(runRollout({ deps: ctx.deps, event: newer, timeFactor: TIME_FACTOR, retryIntervalMs: 50, executionName: 'newer' }));
+    }),
+    assess(run) {
+      expect(run.outcome).toBe('superseded');
+      expect(run.reason).toMatch(/^superseded by execution .*:newer rolling out .*@sha256:0123/);
+      expect(run.alongside.map((r) => r.outcome)).toEqual(['promoted']);
+      expect(run.route).toEqual({ stable: 100, canary: 0, canaryRef: false });
+      expect(run.stableImage).toBe(NEWER);
+      expect(run.events.some((e) => e.startsWith('Normal TrafficRestored: moved 20% canary traffic back to stable'))).toBe(true);
+      expect(run.lockAnnotation).toBeUndefined();
+      expect(run.lostRequests).toBe(0);
+    },
+  },
+  {
+    name: 'route weights edited mid-rollout',
+    title: 'notices route weights someone edited during a bake and re-asserts its own at the next step',
+    world: true,
+    onEvent: whenEntering('Bake', 1, ({ emulator }) => {
+      void fetch(`${emulator.url}/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([
+          { op: 'replace', path: '/spec/rules/0/backendRefs/0/weight', value: 50 },
+          { op: 'replace', path: '/spec/rules/0/backendRefs/1/weight', value: 50 },
+        ]),
+      });
+    }),
+    assess(run) {
+      expectPromoted(run);
+      expect(run.events).toContain('Warning TrafficDrift: web: route had 50% stable / 50% canary, Fledge had set 90% / 10%: re-asserting');
+      expect(run.lostRequests).toBe(0);
+    },
+  },
+  {
+    name: 'canary image edited mid-rollout',
+    title: 'halts and rolls back when someone changes the canary Deployment\'s image during a bake',
+    world: true,
+    onEvent: whenEntering('Bake', 1, ({ emulator }) => {
+      void fetch(`${emulator.url}/apis/apps/v1/namespaces/prod/deployments/web-canary`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example.com/web:hotfix' }]),
+      });
+    }),
+    assess(run) {
+      expectRolledBack(run);
+      expect(run.reason).toBe(`CanaryDriftError: canary Deployment prod/web-canary runs example.com/web:hotfix, not ${PUSHED}: someone changed the canary during the rollout`);
       expect(run.lostRequests).toBe(0);
     },
   },
