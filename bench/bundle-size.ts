@@ -80,8 +80,9 @@ export function lambdaBuildOptions(entryPoints: Record<string, string>, outdir: 
     format: 'esm',
     // NodejsFunction's default for ESM output: prefer a package's ES module build.
     mainFields: ['module', 'main'],
-    // The Node 22 Lambda runtime ships AWS SDK v3; NodejsFunction leaves it out by default.
-    external: ['@aws-sdk/*'],
+    // Fledge bundles the AWS SDK too (the infra sets NodejsFunction's externalModules to []): the
+    // runtime's copy lacks some @smithy packages Fledge imports, and a pinned SDK is the one tested.
+    external: [],
     minify: true,
     sourcemap: false,
     metafile: true,
@@ -159,7 +160,7 @@ export function formatBundleReport(report: BundleReport): string {
     String(b.commonJsInputs),
   ]);
   const lines = [
-    `esbuild: platform node, target node22, format esm, bundle, minify, no sourcemap, @aws-sdk/* external; into ${report.outDir}`,
+    `esbuild: platform node, target node22, format esm, bundle (AWS SDK included), minify, no sourcemap; into ${report.outDir}`,
     '',
     formatTable(['handler', 'bytes', 'KiB', 'gzip bytes', 'gzip KiB', 'createRequire banner', 'CommonJS inputs'], rows, [1, 2, 3, 4, 6]),
   ];

@@ -12,6 +12,7 @@ import { createCreateCanary } from '../lambdas/handlers/create-canary';
 import type { HandlerDeps } from '../lambdas/handlers/deps';
 import { createFinalizePromotion } from '../lambdas/handlers/finalize-promotion';
 import { createInitialize } from '../lambdas/handlers/initialize';
+import { createNotifyRollbackFailed } from '../lambdas/handlers/notify-rollback-failed';
 import { createPromote } from '../lambdas/handlers/promote';
 import { createRollback } from '../lambdas/handlers/rollback';
 import { createShiftWeight } from '../lambdas/handlers/shift-weight';
@@ -34,6 +35,7 @@ const HANDLERS: Record<string, (deps: HandlerDeps) => (input: never) => Promise<
   WaitForStableRolloutFunctionArn: createWaitForStableRollout,
   FinalizePromotionFunctionArn: createFinalizePromotion,
   RollbackFunctionArn: createRollback,
+  NotifyRollbackFailedFunctionArn: createNotifyRollbackFailed,
 };
 
 export type Outcome = 'promoted' | 'rolled_back' | 'ignored' | 'superseded' | 'rejected' | 'rollback_failed';

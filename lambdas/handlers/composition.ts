@@ -7,6 +7,7 @@ import { KubernetesEventRecorder } from '../adapters/kubernetes/kubernetes-event
 import { KubernetesRolloutLock } from '../adapters/kubernetes/kubernetes-rollout-lock';
 import { KubernetesWorkloads } from '../adapters/kubernetes/kubernetes-workloads';
 import { HttpWebhookClient } from '../adapters/notify/http-webhook-client';
+import { SnsNotifier } from '../adapters/notify/sns-notifier';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
 import type { ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
@@ -39,6 +40,7 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
     events: new KubernetesEventRecorder(kubeConfig),
     webhooks: new HttpWebhookClient(),
     lock: new KubernetesRolloutLock(kubeConfig),
+    notifier: config.notifyTopicArn ? new SnsNotifier(config.notifyTopicArn) : undefined,
     router: (type) => routers[type],
     metricProvider: (provider) => metricProviderFor(provider, config.metricTimeoutMs),
     metricsServer: config.metricsServer,

@@ -18,6 +18,8 @@ export interface FledgeConfig {
    * retries, instead of holding the Task until its 120 s timeout. @default 10000
    */
   readonly kubeTimeoutMs?: number;
+  /** SNS topic told when a rollback cannot restore traffic (FLEDGE_NOTIFY_TOPIC_ARN). @default - no SNS message; a Warning Event only */
+  readonly notifyTopicArn?: string;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -31,6 +33,15 @@ function milliseconds(env: Record<string, string | undefined>, name: string, fal
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) {
     throw new ConfigurationError(`environment variable ${name}: expected a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function topicArn(env: Record<string, string | undefined>): string | undefined {
+  const value = env.FLEDGE_NOTIFY_TOPIC_ARN;
+  if (value === undefined || value === '') return undefined;
+  if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/.test(value)) {
+    throw new ConfigurationError(`environment variable FLEDGE_NOTIFY_TOPIC_ARN: expected an SNS topic ARN, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -52,5 +63,6 @@ export function configFromEnv(env: Record<string, string | undefined>): FledgeCo
       : undefined,
     metricTimeoutMs,
     kubeTimeoutMs,
+    notifyTopicArn: topicArn(env),
   };
 }

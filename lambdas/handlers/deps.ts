@@ -1,6 +1,7 @@
 // What the handlers need from the outside world, built once by the composition root.
 import type { MetricTemplateSpec, CanarySpec, ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
+import type { Notifier } from '../ports/notifier';
 import type { RolloutLock } from '../ports/rollout-lock';
 import type { TrafficRouter } from '../ports/traffic-router';
 import type { WebhookClient } from '../ports/webhook-client';
@@ -18,6 +19,8 @@ export interface HandlerDeps {
   readonly events: EventRecorder;
   readonly webhooks: WebhookClient;
   readonly lock: RolloutLock;
+  /** Where a person is told that a rollback failed; undefined: Kubernetes Events only. */
+  readonly notifier?: Notifier;
   router(type: RouterType): TrafficRouter;
   metricProvider(provider: ProviderSpec): MetricProvider;
   /** The metrics server for builtin and inline metrics when a Canary does not set spec.fledge.metricsServer. */

@@ -282,6 +282,29 @@ describe('the rollout state machine', () => {
     expect(writes()).toEqual([]);
   });
 
+  it('ends in RollbackFailed, and says so on a Warning event, when the rollback cannot restore the route', async () => {
+    const deps = await prepare({ 'error-rate': [5] }, { analysis: '    interval: 1m\n    threshold: 1\n    stepWeights: [10, 50]' });
+
+    const result = await runRollout({
+      deps,
+      event: pushEvent,
+      timeFactor: TIME_FACTOR,
+      retryIntervalMs: 5,
+      onEvent: (event) => {
+        if (event.type === 'StateEntered' && event.state.name === 'Rollback') {
+          emulator.faults.add({ method: 'PUT', pathIncludes: '/httproutes/web', status: 500 });
+        }
+      },
+    });
+
+    expect(result.outcome).toBe('rollback_failed');
+    expect(result.statesEntered.slice(-3)).toEqual(['Rollback', 'NotifyRollbackFailed', 'RollbackFailed']);
+    const warning = events().find((e) => e.startsWith('Warning RollbackFailed:'));
+    expect(warning).toContain('Fledge could not roll back prod/web: traffic may still be split between stable and canary.');
+    expect(warning).toContain('last canary weight 10%');
+    expect(warning).toContain('The rollout had stopped on: error-rate 5 > max 1 (1/1 consecutive failed checks at canary weight 10%)');
+  });
+
   describe('one rollout per target', () => {
     const SLOW_BAKE = 0.004; // a 1m bake lasts 240 ms: room to act mid-rollout
     const otherDigest = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
