@@ -46,6 +46,7 @@ export function createInitialize(deps: HandlerDeps) {
     if (alreadyRuns(previousImage, push)) {
       return ignored(`${where} already runs ${push.image}`);
     }
+    await deps.workloads.assertServiceExists(target.namespace, target.service);
     const router = deps.router(canary.router);
     await router.getWeights(target);
     const providers = new Map(metrics.map((metric) => [JSON.stringify(metric.provider), metric.provider]));

@@ -25,6 +25,8 @@ export interface CanaryWorkloadRequest {
 }
 
 export interface Workloads {
+  /** Throws TargetNotFoundError when the Service does not exist. */
+  assertServiceExists(namespace: string, service: string): Promise<void>;
   /** The stable Deployment's container images by container name; throws TargetNotFoundError when missing. */
   getContainerImages(namespace: string, deployment: string): Promise<Record<string, string>>;
   /**

@@ -196,6 +196,18 @@ describe('the rollout state machine', () => {
     expect(emulator.get('apps/v1', 'Deployment', 'prod', 'web-canary')).toBeUndefined();
   });
 
+  it('rejects a rollout whose stable Service does not exist before writing anything', async () => {
+    await fetch(`${emulator.url}/api/v1/namespaces/prod/services/web`, { method: 'DELETE' });
+    emulator.requests.length = 0;
+
+    const result = await run({ 'error-rate': [0] });
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBe('TargetNotFoundError');
+    expect(result.cause).toContain('Service prod/web not found');
+    expect(writes()).toEqual([]);
+  });
+
   it('rejects an invalid Canary with the path and the value, before writing anything', async () => {
     const result = await run({ 'error-rate': [0] }, { analysis: '    interval: 1m\n    stepWeight: -5' });
 

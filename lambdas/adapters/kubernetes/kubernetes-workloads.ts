@@ -89,6 +89,10 @@ export class KubernetesWorkloads implements Workloads {
     }
   }
 
+  async assertServiceExists(namespace: string, service: string): Promise<void> {
+    await this.readService(namespace, service);
+  }
+
   async getContainerImages(namespace: string, deployment: string): Promise<Record<string, string>> {
     const found = await this.readDeployment(namespace, deployment);
     return Object.fromEntries((found.spec?.template.spec?.containers ?? []).map((c) => [c.name, c.image ?? '']));
