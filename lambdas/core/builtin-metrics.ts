@@ -1,4 +1,5 @@
 // Builtin metrics request-success-rate and request-duration: preset query templates per router and provider.
+import { SpecValidationError } from './errors';
 import type { MetricProviderType, RouterType } from './spec';
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
@@ -46,5 +47,8 @@ export function builtinTemplate(metric: BuiltinMetric, router: RouterType, provi
       return PROMETHEUS[router][metric];
     case 'web':
       return WEB[metric];
+    case 'cloudwatch':
+      // A metrics server is prometheus or web (parseMetricsServer); ALB presets through CloudWatch are still to come.
+      throw new SpecValidationError(`builtin metric ${metric}: no preset for a cloudwatch metrics server; use a MetricTemplate`);
   }
 }

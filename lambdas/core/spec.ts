@@ -1,5 +1,6 @@
 // Flagger's Canary and MetricTemplate (flagger.app/v1beta1) as Fledge reads them: schema, defaults, path-named errors.
 import { z } from 'zod';
+import { checkCloudWatchQueryTemplate } from './cloudwatch-query';
 import { parseDurationSeconds } from './duration';
 import { SpecValidationError } from './errors';
 import { hasUrlCredentials, showValue } from './show-value';
@@ -11,7 +12,7 @@ export const SUPPORTED_ROUTERS = ['gatewayapi:v1', 'gatewayapi:v1beta1', 'gatewa
 /** Router used when a Canary has no spec.provider (Flagger takes it from its controller flag). */
 export const DEFAULT_ROUTER = 'gatewayapi:v1';
 /** Metric providers a MetricTemplate (or the metrics server for builtins) can use. */
-export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web'] as const;
+export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web', 'cloudwatch'] as const;
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
 export type RouterType = 'gatewayapi';
 /** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
@@ -23,7 +24,18 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api-?key|x-api/i;
 const CREDENTIALS =
   'credentials do not belong in a manifest, where the execution history would carry them; ' +
-  'Secrets Manager references (spec.provider.secretRef) are not supported yet';
+  'put them in an AWS Secrets Manager secret and name it in spec.provider.secretRef';
+/**
+ * How long CloudWatch takes to publish a minute's data in full, by default: the newest minute of
+ * Application Load Balancer metrics is often incomplete, and a partial minute reads as a dip.
+ */
+export const DEFAULT_CLOUDWATCH_LAG_SECONDS = 60;
+const MAX_CLOUDWATCH_LAG_SECONDS = 3600;
+/** An Amazon Managed Service for Prometheus workspace endpoint names its region: aps-workspaces.<region>.amazonaws.com. */
+const AMP_HOST = /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** A Secrets Manager secret's name, or its ARN. */
+const SECRET_NAME = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$/;
 /** Step Functions waits whole seconds; a day is the longest bake Fledge plans. */
 const MAX_INTERVAL_SECONDS = 24 * 3600;
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
@@ -159,8 +171,28 @@ const metricTemplateSchema = z.object({
         {
           type: z.string({ error: 'expected a provider type' }),
           address: httpUrl.optional(),
-          secretRef: z.object({ name }).optional(),
+          secretRef: z
+            .object(
+              {
+                name: z
+                  .string({ error: 'expected the name or ARN of an AWS Secrets Manager secret' })
+                  .regex(SECRET_NAME, { error: 'expected the name or ARN of an AWS Secrets Manager secret' }),
+              },
+              { error: 'expected {name}' },
+            )
+            .optional(),
           insecureSkipVerify: z.boolean().optional(),
+          region: z
+            .string({ error: 'expected an AWS region like "us-east-1"' })
+            .regex(AWS_REGION, { error: 'expected an AWS region like "us-east-1"' })
+            .optional(),
+          lagSeconds: z
+            .number({ error: `expected whole seconds from 0 to ${MAX_CLOUDWATCH_LAG_SECONDS}` })
+            .int({ error: `expected whole seconds from 0 to ${MAX_CLOUDWATCH_LAG_SECONDS}` })
+            .min(0, { error: `expected whole seconds from 0 to ${MAX_CLOUDWATCH_LAG_SECONDS}` })
+            .max(MAX_CLOUDWATCH_LAG_SECONDS, { error: `expected whole seconds from 0 to ${MAX_CLOUDWATCH_LAG_SECONDS}` })
+            .optional(),
+          sigv4: z.boolean({ error: 'expected true or false' }).optional(),
           jsonPath: z.string({ error: 'expected a JSON path like $.value' }).startsWith('$', {
             error: 'expected a JSON path starting with $',
           }).optional(),
@@ -234,8 +266,21 @@ export interface ProviderSpec {
   readonly address?: string;
   readonly jsonPath?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * prometheus: the AWS Secrets Manager secret (name or ARN) holding `{"token"}` or
+   * `{"username", "password"}`, read when querying. Only the name travels in the plan.
+   */
   readonly secretRef?: { readonly name: string };
   readonly insecureSkipVerify?: boolean;
+  /**
+   * cloudwatch: the region queried (@default - the deployment's region);
+   * prometheus with sigv4: the region signed for (from the workspace address when it names one).
+   */
+  readonly region?: string;
+  /** cloudwatch: how far before the analysis time the query window ends. @default DEFAULT_CLOUDWATCH_LAG_SECONDS */
+  readonly lagSeconds?: number;
+  /** prometheus: sign requests with SigV4 for service `aps` (Amazon Managed Service for Prometheus); implied by a workspace address. */
+  readonly sigv4?: boolean;
 }
 
 export interface MetricTemplateSpec {
@@ -367,18 +412,40 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
   };
 }
 
+/** The region of an Amazon Managed Service for Prometheus workspace address, or undefined for any other address. */
+export function ampWorkspaceRegion(address: string): string | undefined {
+  if (!URL.canParse(address)) return undefined;
+  return AMP_HOST.exec(new URL(address).hostname)?.[1];
+}
+
+/** Which provider types take each optional provider field; any other type given it is refused, not ignored. */
+const PROVIDER_FIELDS: Readonly<Record<string, readonly MetricProviderType[]>> = {
+  address: ['prometheus', 'web'],
+  headers: ['prometheus', 'web'],
+  jsonPath: ['web'],
+  secretRef: ['prometheus'],
+  insecureSkipVerify: ['prometheus', 'web'],
+  region: ['cloudwatch', 'prometheus'],
+  lagSeconds: ['cloudwatch'],
+  sigv4: ['prometheus'],
+};
+
+const FIELD_HINTS: Readonly<Record<string, string>> = {
+  'cloudwatch address': 'CloudWatch is reached at its regional endpoint: set spec.provider.region',
+  'cloudwatch secretRef': "CloudWatch is queried with the AWS credentials of Fledge's own role",
+};
+
 /** Parse one MetricTemplate document; throws SpecValidationError naming each bad path and value. */
 export function parseMetricTemplate(document: unknown, source = 'MetricTemplate'): MetricTemplateSpec {
   const raw = validate(metricTemplateSchema, document, source);
   const { provider } = raw.spec;
   const issues: string[] = [];
-  if (!(SUPPORTED_METRIC_PROVIDERS as readonly string[]).includes(provider.type)) {
+  const type = provider.type as MetricProviderType;
+  const supported = (SUPPORTED_METRIC_PROVIDERS as readonly string[]).includes(provider.type);
+  if (!supported) {
     issues.push(
       `spec.provider.type: unsupported metric provider ${showValue(provider.type)}; supported: ${SUPPORTED_METRIC_PROVIDERS.join(', ')}`,
     );
-  }
-  if (provider.type === 'prometheus' && !provider.address) {
-    issues.push('spec.provider.address: a prometheus provider needs the server address, got nothing');
   }
   if (provider.address && hasUrlCredentials(provider.address)) {
     issues.push(`spec.provider.address: ${CREDENTIALS}, got ${showValue(provider.address)}`);
@@ -386,29 +453,72 @@ export function parseMetricTemplate(document: unknown, source = 'MetricTemplate'
   for (const header of Object.keys(provider.headers ?? {}).filter((name) => CREDENTIAL_HEADER.test(name))) {
     issues.push(`spec.provider.headers.${header}: ${CREDENTIALS}`);
   }
-  if (provider.secretRef) {
-    issues.push(`spec.provider.secretRef: Secrets Manager references are not supported yet, got ${showValue(provider.secretRef.name)}`);
+  for (const [field, types] of Object.entries(PROVIDER_FIELDS)) {
+    if (!supported || provider[field as keyof typeof provider] === undefined || types.includes(type)) continue;
+    const hint = FIELD_HINTS[`${type} ${field}`] ?? `only ${types.join(' and ')} providers take it`;
+    issues.push(`spec.provider.${field}: not used by a ${type} provider (${hint})`);
   }
-  if (provider.type === 'web' && !provider.jsonPath) {
-    issues.push('spec.provider.jsonPath: a web provider needs the JSON path of the value, got nothing');
+
+  let sigv4: { readonly region: string } | undefined;
+  switch (supported ? type : undefined) {
+    case 'prometheus': {
+      if (!provider.address) {
+        issues.push('spec.provider.address: a prometheus provider needs the server address, got nothing');
+        break;
+      }
+      const workspaceRegion = ampWorkspaceRegion(provider.address);
+      if (provider.region && workspaceRegion && provider.region !== workspaceRegion) {
+        issues.push(`spec.provider.region: the workspace address is in ${workspaceRegion}, got ${showValue(provider.region)}`);
+      }
+      const region = provider.region ?? workspaceRegion;
+      if (!(provider.sigv4 ?? workspaceRegion !== undefined)) {
+        if (provider.region) issues.push('spec.provider.region: a prometheus provider uses a region only to sign with SigV4 (set sigv4: true)');
+        break;
+      }
+      if (!region) {
+        issues.push(
+          'spec.provider.region: SigV4 signs for a region, and the address does not name one ' +
+            '(aps-workspaces.<region>.amazonaws.com); set spec.provider.region',
+        );
+      } else {
+        sigv4 = { region };
+      }
+      if (provider.secretRef) {
+        issues.push("spec.provider.secretRef: a SigV4-signed provider authenticates with Fledge's AWS role, not a secret (set sigv4: false to use the secret)");
+      }
+      break;
+    }
+    case 'web':
+      if (!provider.jsonPath) issues.push('spec.provider.jsonPath: a web provider needs the JSON path of the value, got nothing');
+      break;
+    case 'cloudwatch':
+      issues.push(...checkCloudWatchQueryTemplate(raw.spec.query, 'spec.query'));
+      break;
   }
   if (issues.length > 0) fail(source, issues);
+  const common = {
+    address: provider.address,
+    jsonPath: provider.jsonPath,
+    headers: provider.headers,
+    secretRef: provider.secretRef,
+    insecureSkipVerify: provider.insecureSkipVerify,
+  };
   return {
     name: raw.metadata.name,
     namespace: raw.metadata.namespace ?? 'default',
-    provider: {
-      type: provider.type as MetricProviderType,
-      address: provider.address,
-      jsonPath: provider.jsonPath,
-      headers: provider.headers,
-      secretRef: provider.secretRef,
-      insecureSkipVerify: provider.insecureSkipVerify,
-    },
+    provider:
+      type === 'cloudwatch'
+        ? { type, region: provider.region, lagSeconds: provider.lagSeconds ?? DEFAULT_CLOUDWATCH_LAG_SECONDS }
+        : { type, ...common, ...(sigv4 ? { sigv4: true, region: sigv4.region } : {}) },
     query: raw.spec.query,
   };
 }
 
-/** A metrics server as the deployment or spec.fledge.metricsServer gives it: `prometheus:<url>` or `web:<url>` (a stats API, see builtin-metrics). */
+/**
+ * A metrics server as the deployment or spec.fledge.metricsServer gives it: `prometheus:<url>` or
+ * `web:<url>` (a stats API, see builtin-metrics). An Amazon Managed Service for Prometheus
+ * workspace URL is signed with SigV4 for the region it names.
+ */
 export function parseMetricsServer(value: string, source: string): ProviderSpec {
   const match = /^(prometheus|web):(.+)$/.exec(value.trim());
   if (!match) {
@@ -424,5 +534,6 @@ export function parseMetricsServer(value: string, source: string): ProviderSpec 
   if (hasUrlCredentials(address)) {
     throw new SpecValidationError(`${source}: ${CREDENTIALS}, got ${showValue(address)}`);
   }
-  return { type, address };
+  const region = type === 'prometheus' ? ampWorkspaceRegion(address) : undefined;
+  return region ? { type, address, sigv4: true, region } : { type, address };
 }

@@ -512,7 +512,7 @@ describe('parseMetricTemplate', () => {
     });
 
     // Assess
-    expect(message).toBe('MetricTemplate: spec.provider.type: unsupported metric provider "datadog"; supported: prometheus, web');
+    expect(message).toBe('MetricTemplate: spec.provider.type: unsupported metric provider "datadog"; supported: prometheus, web, cloudwatch');
   });
 
   it('rejects a prometheus provider without an address', () => {

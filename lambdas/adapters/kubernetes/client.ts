@@ -1,12 +1,14 @@
-// Kubernetes client plumbing: a KubeConfig built from an endpoint (no kubeconfig file, no CLI) and client errors translated into Fledge's named errors.
-import { ApiException, KubeConfig, setHeaderOptions, type PatchStrategy, type RequestContext } from '@kubernetes/client-node';
+// Kubernetes client plumbing: a KubeConfig built in code (no kubeconfig file, no CLI) for a fixed or a discovered (EKS) endpoint, and client errors translated into Fledge's named errors.
+import { ApiException, KubeConfig, setHeaderOptions, type Cluster, type PatchStrategy, type RequestContext } from '@kubernetes/client-node';
 import { KubernetesRequestError, KubernetesTransientError, TargetNotFoundError } from '../../core/errors';
 
 export interface KubernetesEndpoint {
   /** API server URL, `https://….eks.amazonaws.com` (or `http://127.0.0.1:port` for the local emulator). */
   readonly server: string;
-  /** Bearer token (for EKS, a presigned STS token). */
+  /** A fixed bearer token. */
   readonly token?: string;
+  /** Asked for the bearer token before every request, for tokens that expire (EKS). Takes precedence over `token`. */
+  readonly tokenProvider?: () => Promise<string>;
   /** Cluster CA bundle, base64-encoded PEM as EKS DescribeCluster returns it. */
   readonly caData?: string;
   /** Skip TLS verification; only for local testing. @default false */
@@ -19,30 +21,34 @@ export interface KubernetesEndpoint {
   readonly timeoutMs?: number;
 }
 
+/** An API server and the CA its certificate is verified against. */
+export interface ClusterAddress {
+  readonly server: string;
+  /** Base64-encoded PEM. @default - the system's trusted CAs */
+  readonly caData?: string;
+}
+
+/** An endpoint found on the first request rather than known up front: an EKS cluster's, from DescribeCluster. */
+export interface DiscoveredKubernetesEndpoint {
+  /** Finds the server and CA. Called before the first request, and again before the next one if it failed. */
+  readonly discover: () => Promise<ClusterAddress>;
+  /** Asked for the bearer token before every request. */
+  readonly tokenProvider?: () => Promise<string>;
+  /** @default 10000 */
+  readonly timeoutMs?: number;
+}
+
 /** Per-request timeout when the endpoint sets none: well inside a Task's 120 s, well above a healthy API server's answer. */
 export const DEFAULT_KUBE_TIMEOUT_MS = 10_000;
 
-/**
- * client-node 1.x sets no timeout: an API server that accepts the connection and never answers
- * holds the call until the Lambda itself times out. Every API client made from a KubeConfig
- * asks it to authenticate each request (`applySecurityAuthentication`, with the request's
- * RequestContext), which is the one per-request hook shared by all of them, patch options
- * included; the abort signal is set there, after authentication, so only the HTTP exchange
- * is timed. node-fetch honours the signal through connect, headers and body.
- */
-class TimeoutKubeConfig extends KubeConfig {
-  constructor(private readonly requestTimeoutMs: number) {
-    super();
-  }
+const CLUSTER_NAME = 'fledge-target';
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const controller = new AbortController();
-    // Unref'd: a pending timer must not keep a finished Lambda invocation (or a test run) alive.
-    setTimeout(() => controller.abort(), this.requestTimeoutMs).unref();
-    context.setSignal(controller.signal);
-  }
-}
+/**
+ * The server API clients of a discovered endpoint are made with, before the real one is known;
+ * each request's URL is rewritten to the real server. `.invalid` never resolves (RFC 6761): if a
+ * request ever left unrewritten, it would fail to connect rather than carry a token elsewhere.
+ */
+export const UNDISCOVERED_SERVER = 'https://kubernetes.undiscovered.fledge.invalid';
 
 /** Plain HTTP to this machine: the local Kubernetes API emulator. */
 function isLoopbackHttp(server: string): boolean {
@@ -55,27 +61,90 @@ function isLoopbackHttp(server: string): boolean {
 }
 
 /**
- * A KubeConfig for one cluster and a bearer token. client-node refuses `http:` servers unless
- * skipTLSVerify is set; for a loopback `http:` server (the local emulator, where there is no
- * TLS to verify) it is set here, anywhere else plain HTTP stays refused.
+ * client-node refuses `http:` servers unless skipTLSVerify is set; for a loopback `http:` server
+ * (the local emulator, where there is no TLS to verify) it is set here, anywhere else plain HTTP
+ * stays refused. An `https:` server is verified against `caData`, or the system CAs without it.
  */
-export function kubeConfigFor(endpoint: KubernetesEndpoint): KubeConfig {
+function clusterFor(address: ClusterAddress & { skipTLSVerify?: boolean }) {
+  return {
+    name: CLUSTER_NAME,
+    server: address.server,
+    skipTLSVerify: address.skipTLSVerify ?? isLoopbackHttp(address.server),
+    ...(address.caData ? { caData: address.caData } : {}),
+  };
+}
+
+/**
+ * The KubeConfig Fledge's adapters use. Every API client made from a KubeConfig asks it to
+ * authenticate each request (`applySecurityAuthentication`, with the request's RequestContext):
+ * the one per-request hook shared by all of them, patch options included. Three things happen there:
+ *
+ * - a discovered endpoint is resolved (once) and the request's URL pointed at it;
+ * - the bearer token is taken from the token provider, so a refreshed token is used at once;
+ * - the timeout: client-node 1.x sets none, and an API server that accepts the connection and never
+ *   answers would hold the call until the Lambda itself times out. The abort signal is set last,
+ *   so only the HTTP exchange is timed; node-fetch honours it through connect, headers and body.
+ */
+export class FledgeKubeConfig extends KubeConfig {
+  private discovering?: Promise<void>;
+  private discovered = false;
+
+  constructor(
+    private readonly requestTimeoutMs: number,
+    private readonly tokenProvider?: () => Promise<string>,
+    private readonly discover?: () => Promise<ClusterAddress>,
+  ) {
+    super();
+  }
+
+  /** The cluster requests go to; for a discovered endpoint, found first (the first call does the discovery). */
+  async resolveCluster(): Promise<Cluster> {
+    if (this.discover && !this.discovered) {
+      this.discovering ??= this.discover()
+        .then((address) => {
+          this.clusters = [clusterFor(address)];
+          this.discovered = true;
+        })
+        .finally(() => {
+          this.discovering = undefined;
+        });
+      await this.discovering;
+    }
+    return this.getCurrentCluster()!;
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    if (this.discover) {
+      const { server } = await this.resolveCluster();
+      const url = context.getUrl();
+      if (url.startsWith(UNDISCOVERED_SERVER)) context.setUrl(server.replace(/\/+$/, '') + url.slice(UNDISCOVERED_SERVER.length));
+    }
+    // The CA and TLS options of the (now current) cluster go into the request's agent here.
+    await super.applySecurityAuthentication(context);
+    if (this.tokenProvider) context.setHeaderParam('Authorization', `Bearer ${await this.tokenProvider()}`);
+    const controller = new AbortController();
+    // Unref'd: a pending timer must not keep a finished Lambda invocation (or a test run) alive.
+    setTimeout(() => controller.abort(), this.requestTimeoutMs).unref();
+    context.setSignal(controller.signal);
+  }
+}
+
+/**
+ * A KubeConfig for one cluster, built in code (no kubeconfig file, no CLI): a fixed server, or
+ * one discovered on the first request (an EKS cluster), with a fixed or refreshed bearer token.
+ */
+export function kubeConfigFor(endpoint: KubernetesEndpoint | DiscoveredKubernetesEndpoint): FledgeKubeConfig {
   const timeoutMs = endpoint.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`Kubernetes request timeout: expected a positive whole number of milliseconds, got ${timeoutMs}`);
   }
-  const kc = new TimeoutKubeConfig(timeoutMs);
+  const discovered = 'discover' in endpoint;
+  const kc = new FledgeKubeConfig(timeoutMs, endpoint.tokenProvider, discovered ? endpoint.discover : undefined);
+  const fixedToken = discovered || endpoint.tokenProvider ? undefined : endpoint.token;
   kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'fledge-target',
-        server: endpoint.server,
-        skipTLSVerify: endpoint.skipTLSVerify ?? isLoopbackHttp(endpoint.server),
-        ...(endpoint.caData ? { caData: endpoint.caData } : {}),
-      },
-    ],
-    users: [{ name: 'fledge', ...(endpoint.token ? { token: endpoint.token } : {}) }],
-    contexts: [{ name: 'fledge', cluster: 'fledge-target', user: 'fledge' }],
+    clusters: [discovered ? clusterFor({ server: UNDISCOVERED_SERVER }) : clusterFor(endpoint)],
+    users: [{ name: 'fledge', ...(fixedToken ? { token: fixedToken } : {}) }],
+    contexts: [{ name: 'fledge', cluster: CLUSTER_NAME, user: 'fledge' }],
     currentContext: 'fledge',
   });
   return kc;
@@ -123,6 +192,21 @@ function isConnectionError(err: unknown): boolean {
   return type === 'system' || type === 'request-timeout' || type === 'body-timeout' || /socket hang up/i.test(err.message);
 }
 
+/** What a 401 means for Fledge. The token itself never goes into a message. */
+const UNAUTHORIZED_HINT = "the API server did not accept Fledge's bearer token; on EKS, the function's IAM role needs an access entry on the cluster";
+
+/** OpenSSL's and Node's codes for a certificate that does not verify. */
+const TLS_VERIFICATION_CODES = /^(UNABLE_TO_(GET_ISSUER_CERT|GET_ISSUER_CERT_LOCALLY|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE)|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * The code of a TLS verification failure, or undefined. Not a connection error: the server answered,
+ * with a certificate the cluster CA did not sign (or an expired one), and a retry gets the same one.
+ */
+function tlsVerificationCode(err: unknown): string | undefined {
+  const { code } = (err ?? {}) as { code?: unknown };
+  return typeof code === 'string' && TLS_VERIFICATION_CODES.test(code) ? code : undefined;
+}
+
 export interface KubernetesErrorOptions {
   /** Message for a 404, naming the object: `Deployment prod/web not found`. @default - `<what>: not found` */
   readonly notFound?: string;
@@ -143,11 +227,17 @@ export function kubernetesError(err: unknown, what: string, options: KubernetesE
     const detail = `${code}${status.reason ? ` ${status.reason}` : ''}${status.message ? `: ${status.message}` : ''}`;
     if (code === 404) return new TargetNotFoundError(options.notFound ? `${options.notFound} (${what}: ${detail})` : `${what}: not found (${detail})`);
     if (code === 408 || code === 409 || code === 429 || code >= 500) return new KubernetesTransientError(`${what} failed: ${detail}`);
+    // client-node drops the body of a 401 (a documented response), so the status may come bare.
+    if (code === 401) return new KubernetesRequestError(`${what} failed: ${status.reason ? detail : '401 Unauthorized'} (${UNAUTHORIZED_HINT})`);
     return new KubernetesRequestError(`${what} failed: ${detail}`);
   }
   // Nothing but the request timeout aborts a request (node-fetch's AbortError does not say why it was aborted).
   if (err instanceof Error && err.name === 'AbortError') {
     return new KubernetesTransientError(`${what} failed: no answer from the API server within the request timeout`);
+  }
+  const tlsCode = tlsVerificationCode(err);
+  if (tlsCode !== undefined) {
+    return new KubernetesRequestError(`${what} failed: the API server's TLS certificate did not verify against the cluster CA (${tlsCode}: ${(err as Error).message})`);
   }
   if (isConnectionError(err)) {
     const { code: systemCode } = err as { code?: unknown };
