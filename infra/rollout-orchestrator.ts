@@ -210,6 +210,10 @@ export class RolloutOrchestrator extends Construct {
           target: 'node22',
           mainFields: ['module', 'main'],
           banner: CREATE_REQUIRE_BANNER,
+          // Bundle the AWS SDK too: ESM imports do not search the runtime's node_modules the way
+          // require does, some @smithy packages Fledge imports are not in it, and the SDK that
+          // ships is then the one the tests ran.
+          externalModules: [],
           minify: true,
           sourceMap: true,
           // Stack traces need the mappings, not a copy of every source file.

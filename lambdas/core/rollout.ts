@@ -4,6 +4,7 @@ import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
 import { staleAfterSeconds } from './lock';
 import { showValue } from './show-value';
 import { SpecValidationError } from './errors';
+import { DEFAULT_CLOUDWATCH_LAG_SECONDS } from './spec';
 import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange, WebhookSpec } from './spec';
 import { renderTemplate } from './template';
 import type { TemplateVariables } from './template';
@@ -190,12 +191,31 @@ export function resolveMetrics(
       issues.push((error as Error).message);
       return [];
     }
+    const late = windowOutsideBake(entry, canary.analysis.intervalSeconds);
+    if (late) {
+      issues.push(`${at}: ${late}`);
+      return [];
+    }
     return [entry];
   });
   if (issues.length > 0) {
     throw new SpecValidationError(`Canary ${canary.namespace}/${canary.name}: ${issues.join('; ')}`, issues);
   }
   return resolved;
+}
+
+/**
+ * A CloudWatch window ends `lagSeconds` before the analysis, rounded down to the minute: a bake
+ * shorter than window + lag + a minute would judge the previous weight's traffic.
+ */
+export function windowOutsideBake(metric: Pick<ResolvedMetric, 'provider' | 'intervalSeconds'>, bakeSeconds: number): string | undefined {
+  if (metric.provider.type !== 'cloudwatch') return undefined;
+  const needed = metric.intervalSeconds + (metric.provider.lagSeconds ?? DEFAULT_CLOUDWATCH_LAG_SECONDS) + 60;
+  if (bakeSeconds >= needed) return undefined;
+  return (
+    `its CloudWatch window (${metric.intervalSeconds}s, ending lagSeconds ${metric.provider.lagSeconds ?? DEFAULT_CLOUDWATCH_LAG_SECONDS}s ` +
+    `and up to a minute before the analysis) would fall outside the bake: spec.analysis.interval must be at least ${needed}s, got ${bakeSeconds}s`
+  );
 }
 
 /** A readable reason from a Step Functions error object ({Error, Cause}); Lambda's Cause is JSON. */

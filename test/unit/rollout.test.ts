@@ -1,7 +1,7 @@
 // The rollout plan and status: metric resolution at plan time, bounded status, readable failure reasons.
 import { describe, expect, it } from 'vitest';
 import { SpecValidationError } from '../../lambdas/core/errors';
-import { boundStatus, reasonFromError, resolveMetrics, templateVariables } from '../../lambdas/core/rollout';
+import { boundStatus, reasonFromError, resolveMetrics, templateVariables, windowOutsideBake } from '../../lambdas/core/rollout';
 import type { AnalysisRecord, RolloutStatus } from '../../lambdas/core/rollout';
 import type { ProviderSpec } from '../../lambdas/core/spec';
 import { rolloutTarget } from '../../lambdas/core/targets';
@@ -335,5 +335,17 @@ describe('reasonFromError', () => {
 
   it('gives nothing for no error', () => {
     expect(reasonFromError(undefined)).toBeUndefined();
+  });
+});
+
+describe('windowOutsideBake', () => {
+  it('refuses a CloudWatch window that would end before the bake of the weight being judged, and says how long the bake must be', () => {
+    const cloudwatch = { type: 'cloudwatch' as const, lagSeconds: 60 };
+
+    expect(windowOutsideBake({ provider: cloudwatch, intervalSeconds: 60 }, 180)).toBeUndefined();
+    expect(windowOutsideBake({ provider: cloudwatch, intervalSeconds: 60 }, 60)).toBe(
+      'its CloudWatch window (60s, ending lagSeconds 60s and up to a minute before the analysis) would fall outside the bake: spec.analysis.interval must be at least 180s, got 60s',
+    );
+    expect(windowOutsideBake({ provider: { type: 'prometheus', address: 'http://p' }, intervalSeconds: 60 }, 60)).toBeUndefined();
   });
 });
