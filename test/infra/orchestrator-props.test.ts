@@ -24,11 +24,11 @@ spec:
   targetRef: { apiVersion: apps/v1, kind: Deployment, name: cart }
   service: { port: 80 }
   analysis:
-    interval: 1m
+    interval: 3m # a 1m CloudWatch window, 60 s of lag and a minute of rounding fit in the bake
     stepWeight: 20
     maxWeight: 60
     metrics:
-      - { name: errors, templateRef: { name: cw-errors }, thresholdRange: { max: 1 } }
+      - { name: errors, templateRef: { name: cw-errors }, interval: 1m, thresholdRange: { max: 1 } }
       - { name: latency, templateRef: { name: amp-latency }, thresholdRange: { max: 300 } }
       - { name: saturation, templateRef: { name: private-saturation }, thresholdRange: { max: 80 } }
 ---
