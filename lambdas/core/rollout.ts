@@ -114,8 +114,9 @@ export function boundStatus(status: RolloutStatus): RolloutStatus {
   };
 }
 
-export function templateVariables(plan: Pick<RolloutPlan, 'target'>, metric: Pick<ResolvedMetric, 'interval' | 'variables'>): TemplateVariables {
+export function templateVariables(plan: Pick<RolloutPlan, 'target' | 'canary'>, metric: Pick<ResolvedMetric, 'interval' | 'variables'>): TemplateVariables {
   return {
+    name: plan.canary.split('/')[1],
     target: plan.target.canaryDeployment,
     stable: plan.target.deployment,
     namespace: plan.target.namespace,
@@ -186,7 +187,7 @@ export function resolveMetrics(
       return [];
     }
     try {
-      renderTemplate(entry.query, templateVariables({ target }, entry), `${at} (${entry.source})`);
+      renderTemplate(entry.query, templateVariables({ target, canary: `${canary.namespace}/${canary.name}` }, entry), `${at} (${entry.source})`);
     } catch (error) {
       issues.push((error as Error).message);
       return [];

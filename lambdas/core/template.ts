@@ -1,7 +1,9 @@
-// Query templating: `{{ target }}`, `{{ namespace }}`, `{{ interval }}`, `{{ service }}`, `{{ stable }}`, `{{ variables.NAME }}`.
+// Query templating: `{{ name }}`, `{{ target }}`, `{{ namespace }}`, `{{ interval }}`, `{{ service }}`, `{{ stable }}`, `{{ variables.NAME }}`.
 import { TemplateRenderError } from './errors';
 
 export interface TemplateVariables {
+  /** The Canary's name (metadata.name), as Flagger's `{{ name }}`. */
+  readonly name: string;
   /** The workload under analysis: the canary Deployment (`web-canary`), as Flagger's target is its canary. */
   readonly target: string;
   /** The stable Deployment (`web`), the role Flagger's `{{ target }}-primary` plays. */
@@ -32,6 +34,7 @@ export function renderTemplate(template: string, vars: TemplateVariables, source
       return value;
     }
     switch (key) {
+      case 'name':
       case 'target':
       case 'stable':
       case 'namespace':
@@ -40,7 +43,7 @@ export function renderTemplate(template: string, vars: TemplateVariables, source
         return vars[key];
       default:
         throw new TemplateRenderError(
-          `${source}: unknown template variable {{ ${key} }} (known: target, stable, namespace, service, interval, variables.NAME)`,
+          `${source}: unknown template variable {{ ${key} }} (known: name, target, stable, namespace, service, interval, variables.NAME)`,
         );
     }
   });

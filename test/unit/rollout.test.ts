@@ -161,7 +161,7 @@ describe('resolveMetrics', () => {
     // Assess
     expect(issues).toEqual([
       'spec.analysis.metrics[0] (MetricTemplate prod/error-rate): unknown template variable {{ pod }} ' +
-        '(known: target, stable, namespace, service, interval, variables.NAME)',
+        '(known: name, target, stable, namespace, service, interval, variables.NAME)',
     ]);
   });
 
@@ -200,10 +200,11 @@ describe('templateVariables', () => {
     });
 
     // Act
-    const vars = templateVariables({ target: rolloutTarget(canary) }, { interval: '2m', variables: { env: 'production' } });
+    const vars = templateVariables({ target: rolloutTarget(canary), canary: 'prod/web' }, { interval: '2m', variables: { env: 'production' } });
 
     // Assess
     expect(vars).toEqual({
+      name: 'web',
       target: 'web-canary',
       stable: 'web',
       namespace: 'prod',

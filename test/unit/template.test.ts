@@ -6,6 +6,7 @@ import type { TemplateVariables } from '../../lambdas/core/template';
 import { seedMetricTemplate, thrown } from './seed';
 
 const vars: TemplateVariables = {
+  name: 'web',
   target: 'web-canary',
   stable: 'web',
   namespace: 'prod',
@@ -69,7 +70,7 @@ describe('renderTemplate', () => {
     expect(error).toBeInstanceOf(TemplateRenderError);
     expect(error.name).toBe('TemplateRenderError');
     expect(error.message).toBe(
-      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: target, stable, namespace, service, interval, variables.NAME)',
+      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: name, target, stable, namespace, service, interval, variables.NAME)',
     );
   });
 
@@ -124,5 +125,11 @@ describe('templatePlaceholders', () => {
     // Assess
     expect(second).toEqual(first);
     expect(first).toEqual(['target', 'interval']);
+  });
+});
+
+describe('{{ name }}', () => {
+  it("renders the Canary's name, as Flagger's {{ name }} does", () => {
+    expect(renderTemplate('{"Value": "{{ name }}"}', vars, 'test')).toBe('{"Value": "web"}');
   });
 });
