@@ -8,6 +8,7 @@ import { seedObjects } from '../local/demo/world';
 import { startKubeEmulator } from '../local/kube-emulator';
 import { loadDefinition, runRollout } from '../local/runner';
 import type { RunResult } from '../local/runner';
+import { canaryYaml, errorRateTemplateYaml } from '../test/helpers/manifests';
 import { startMetricServer } from '../test/helpers/metric-server';
 import pushEvent from '../test/fixtures/ecr-push-event.json';
 import { median } from './cold-import';
@@ -76,48 +77,6 @@ export interface StepOverheadResult {
 
 export const DEFAULT_STEP_WEIGHTS: readonly number[] = Array.from({ length: 20 }, (_, i) => 5 * (i + 1));
 
-function canaryYaml(stepWeights: readonly number[]): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata:
-  name: web
-  namespace: prod
-spec:
-  targetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: web
-  progressDeadlineSeconds: 60
-  service:
-    port: 80
-  analysis:
-    interval: 1m
-    threshold: 1
-    stepWeights: [${stepWeights.join(', ')}]
-    metrics:
-      - name: error-rate
-        templateRef:
-          name: error-rate
-        thresholdRange:
-          max: 1
-`;
-}
-
-function templateYaml(metricsUrl: string): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: MetricTemplate
-metadata:
-  name: error-rate
-  namespace: prod
-spec:
-  provider:
-    type: web
-    address: ${metricsUrl}
-    jsonPath: $.value
-  query: /metric/error-rate?workload={{ target }}&window={{ interval }}
-`;
-}
-
 /** One promotion in a fresh emulator and metrics server, timed and counted from the execution's event log. */
 export async function runStepRollout(stepWeights: readonly number[], timeFactor: number): Promise<StepRun> {
   // rolloutDelayMs 0: Deployments finish rolling out on the emulator's next tick, so readiness polls stay few.
@@ -126,8 +85,8 @@ export async function runStepRollout(stepWeights: readonly number[], timeFactor:
   const dir = await mkdtemp(join(tmpdir(), 'fledge-bench-steps-'));
   try {
     emulator.seed(seedObjects({ namespace: 'prod', name: 'web', stableImage: STABLE_IMAGE }));
-    await writeFile(join(dir, 'canary.yaml'), canaryYaml(stepWeights));
-    await writeFile(join(dir, 'error-rate.yaml'), templateYaml(metrics.url));
+    await writeFile(join(dir, 'canary.yaml'), canaryYaml({ analysis: `    interval: 1m\n    threshold: 1\n    stepWeights: [${stepWeights.join(', ')}]` }));
+    await writeFile(join(dir, 'error-rate.yaml'), errorRateTemplateYaml(metrics.url));
     const deps = buildDeps({ manifestsDir: dir, kubeServer: emulator.url, metricTimeoutMs: 2000 });
 
     const entries: { state: string; at: number; requests: number }[] = [];

@@ -11,6 +11,7 @@ import type { KubeEmulator } from '../../local/kube-emulator';
 import { runRollout } from '../../local/runner';
 import type { EventLog, Outcome, RunResult } from '../../local/runner';
 import pushEvent from '../fixtures/ecr-push-event.json';
+import { canaryYaml, errorRateTemplateYaml } from '../helpers/manifests';
 import { startMetricsBackend } from './metrics-backend';
 import type { MetricsBackend } from './metrics-backend';
 
@@ -106,46 +107,6 @@ export function whenEntering(state: string, nth: number, action: (ctx: FaultCont
   };
 }
 
-function canaryYaml(analysis: string): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata:
-  name: ${NAME}
-  namespace: ${NAMESPACE}
-spec:
-  targetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: ${NAME}
-  progressDeadlineSeconds: 60
-  service:
-    port: 80
-  analysis:
-${analysis}
-    metrics:
-      - name: error-rate
-        templateRef:
-          name: error-rate
-        thresholdRange:
-          max: 1
-`;
-}
-
-function templateYaml(metricsUrl: string): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: MetricTemplate
-metadata:
-  name: error-rate
-  namespace: ${NAMESPACE}
-spec:
-  provider:
-    type: web
-    address: ${metricsUrl}
-    jsonPath: $.value
-  query: /metric/error-rate?workload={{ target }}&window={{ interval }}
-`;
-}
-
 interface BackendRef {
   name: string;
   weight?: number;
@@ -196,8 +157,8 @@ export async function runScenario(scenario: FaultScenario): Promise<ScenarioRun>
         load: { concurrency: 2, ratePerWorker: 25 },
       });
     }
-    await writeFile(join(dir, 'canary.yaml'), canaryYaml(scenario.analysis ?? DEFAULT_ANALYSIS));
-    await writeFile(join(dir, 'error-rate.yaml'), templateYaml(metrics.url));
+    await writeFile(join(dir, 'canary.yaml'), canaryYaml({ analysis: scenario.analysis ?? DEFAULT_ANALYSIS }));
+    await writeFile(join(dir, 'error-rate.yaml'), errorRateTemplateYaml(metrics.url));
     const deps = buildDeps({
       manifestsDir: dir,
       kubeServer: emulator.url,

@@ -10,6 +10,7 @@ import { startKubeEmulator } from '../../local/kube-emulator';
 import type { KubeEmulator } from '../../local/kube-emulator';
 import { runRollout } from '../../local/runner';
 import type { EventLog } from '../../local/runner';
+import { canaryYaml, errorRateTemplateYaml } from '../helpers/manifests';
 import { startMetricServer } from '../helpers/metric-server';
 import type { MetricServer, Script } from '../helpers/metric-server';
 import { startWebhookServer } from '../helpers/webhook-server';
@@ -26,48 +27,10 @@ interface CanaryOptions {
   readonly webhooks?: string;
 }
 
-function canaryYaml({ analysis, fledge, webhooks }: CanaryOptions): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata:
-  name: web
-  namespace: prod
-spec:
-  targetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: web
-  progressDeadlineSeconds: 60
-  service:
-    port: 80
-  analysis:
-${analysis ?? `    interval: 1m
+const DEFAULT_ANALYSIS = `    interval: 1m
     threshold: 3
     stepWeight: 10
-    maxWeight: 30`}
-    metrics:
-      - name: error-rate
-        templateRef:
-          name: error-rate
-        thresholdRange:
-          max: 1
-${webhooks ? `    webhooks:\n${webhooks}\n` : ''}${fledge ? `  fledge:\n${fledge}` : ''}`;
-}
-
-function templateYaml(metrics: MetricServer): string {
-  return `apiVersion: flagger.app/v1beta1
-kind: MetricTemplate
-metadata:
-  name: error-rate
-  namespace: prod
-spec:
-  provider:
-    type: web
-    address: ${metrics.url}
-    jsonPath: $.value
-  query: /metric/error-rate?workload={{ target }}&window={{ interval }}
-`;
-}
+    maxWeight: 30`;
 
 describe('the rollout state machine', () => {
   let emulator: KubeEmulator;
@@ -92,8 +55,8 @@ describe('the rollout state machine', () => {
 
   async function prepare(script: Script, canary: CanaryOptions = {}) {
     metrics = await startMetricServer(script);
-    await writeFile(join(dir, 'canary.yaml'), canaryYaml(canary));
-    await writeFile(join(dir, 'error-rate.yaml'), templateYaml(metrics));
+    await writeFile(join(dir, 'canary.yaml'), canaryYaml({ ...canary, analysis: canary.analysis ?? DEFAULT_ANALYSIS }));
+    await writeFile(join(dir, 'error-rate.yaml'), errorRateTemplateYaml(metrics.url));
     return buildDeps({ manifestsDir: dir, kubeServer: emulator.url, metricTimeoutMs: 2000 });
   }
 
