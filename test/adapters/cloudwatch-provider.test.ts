@@ -265,6 +265,7 @@ describe.skipIf(requireMotoServer().skip)('CloudWatchProvider against moto_serve
       source: `MetricTemplate prod/${name}`,
     });
     const rollout = {
+      canary: 'prod/web',
       execution: 'arn:aws:states:us-east-1:123456789012:execution:fledge:cw',
       target: { namespace: 'prod', deployment: 'web', canaryDeployment: 'web-canary', service: 'web', canaryService: 'web-canary', port: 80, route: 'web' },
       steps: [10, 20],
