@@ -1,5 +1,7 @@
 // Builtin metrics request-success-rate and request-duration: preset query templates per router and provider.
 import { SpecValidationError } from './errors';
+import { ISTIO_PROMETHEUS } from './builtins/istio';
+import { NGINX_PROMETHEUS } from './builtins/nginx';
 import type { MetricProviderType, RouterType } from './spec';
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
@@ -26,6 +28,8 @@ const PROMETHEUS: Record<RouterType, Record<BuiltinMetric, BuiltinTemplate>> = {
       query: `histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{${POD}}[{{ interval }}])) by (le)) * 1000`,
     },
   },
+  nginx: NGINX_PROMETHEUS,
+  istio: ISTIO_PROMETHEUS,
 };
 
 // A web metrics server answers GET /stats?namespace=&workload=&interval= with

@@ -117,6 +117,7 @@ export function boundStatus(status: RolloutStatus): RolloutStatus {
 export function templateVariables(plan: Pick<RolloutPlan, 'target' | 'canary'>, metric: Pick<ResolvedMetric, 'interval' | 'variables'>): TemplateVariables {
   return {
     name: plan.canary.split('/')[1],
+    ingress: plan.target.route,
     target: plan.target.canaryDeployment,
     stable: plan.target.deployment,
     namespace: plan.target.namespace,

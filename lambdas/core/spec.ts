@@ -8,13 +8,21 @@ import { hasUrlCredentials, showValue } from './show-value';
 export const FLAGGER_API_VERSION = 'flagger.app/v1beta1';
 
 /** Routers Fledge can drive, as Flagger spells them in spec.provider. */
-export const SUPPORTED_ROUTERS = ['gatewayapi:v1', 'gatewayapi:v1beta1', 'gatewayapi'] as const;
+/** Each value Flagger's spec.provider may take that Fledge drives, and the router it names. */
+const ROUTERS: Readonly<Record<string, RouterType>> = {
+  'gatewayapi:v1': 'gatewayapi',
+  'gatewayapi:v1beta1': 'gatewayapi',
+  gatewayapi: 'gatewayapi',
+  nginx: 'nginx',
+  istio: 'istio',
+};
+export const SUPPORTED_ROUTERS = Object.keys(ROUTERS);
 /** Router used when a Canary has no spec.provider (Flagger takes it from its controller flag). */
 export const DEFAULT_ROUTER = 'gatewayapi:v1';
 /** Metric providers a MetricTemplate (or the metrics server for builtins) can use. */
 export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web', 'cloudwatch'] as const;
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
-export type RouterType = 'gatewayapi';
+export type RouterType = 'gatewayapi' | 'nginx' | 'istio';
 /** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
 export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'] as const;
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
@@ -311,7 +319,7 @@ function fail(source: string, issues: string[]): never {
 
 function normalizeRouter(provider: string | undefined, issues: string[]): RouterType {
   const value = provider ?? DEFAULT_ROUTER;
-  if ((SUPPORTED_ROUTERS as readonly string[]).includes(value)) return 'gatewayapi';
+  if (Object.hasOwn(ROUTERS, value)) return ROUTERS[value];
   issues.push(`spec.provider: unsupported router ${showValue(value)}; supported: ${SUPPORTED_ROUTERS.join(', ')}`);
   return 'gatewayapi';
 }

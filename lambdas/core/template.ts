@@ -1,9 +1,11 @@
-// Query templating: `{{ name }}`, `{{ target }}`, `{{ namespace }}`, `{{ interval }}`, `{{ service }}`, `{{ stable }}`, `{{ variables.NAME }}`.
+// Query templating: `{{ name }}`, `{{ ingress }}`, `{{ target }}`, `{{ namespace }}`, `{{ interval }}`, `{{ service }}`, `{{ stable }}`, `{{ variables.NAME }}`.
 import { TemplateRenderError } from './errors';
 
 export interface TemplateVariables {
   /** The Canary's name (metadata.name), as Flagger's `{{ name }}`. */
   readonly name: string;
+  /** The routing object Fledge shifts traffic on (spec.fledge.route): for ingress-nginx the user's Ingress, as Flagger's `{{ ingress }}`. */
+  readonly ingress: string;
   /** The workload under analysis: the canary Deployment (`web-canary`), as Flagger's target is its canary. */
   readonly target: string;
   /** The stable Deployment (`web`), the role Flagger's `{{ target }}-primary` plays. */
@@ -35,6 +37,7 @@ export function renderTemplate(template: string, vars: TemplateVariables, source
     }
     switch (key) {
       case 'name':
+      case 'ingress':
       case 'target':
       case 'stable':
       case 'namespace':
@@ -43,7 +46,7 @@ export function renderTemplate(template: string, vars: TemplateVariables, source
         return vars[key];
       default:
         throw new TemplateRenderError(
-          `${source}: unknown template variable {{ ${key} }} (known: name, target, stable, namespace, service, interval, variables.NAME)`,
+          `${source}: unknown template variable {{ ${key} }} (known: name, ingress, target, stable, namespace, service, interval, variables.NAME)`,
         );
     }
   });

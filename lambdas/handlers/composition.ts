@@ -15,6 +15,8 @@ import { KubernetesWorkloads } from '../adapters/kubernetes/kubernetes-workloads
 import { HttpWebhookClient } from '../adapters/notify/http-webhook-client';
 import { SnsNotifier } from '../adapters/notify/sns-notifier';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
+import { IstioRouter } from '../adapters/routers/istio-router';
+import { NginxRouter } from '../adapters/routers/nginx-router';
 import type { ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
 import type { SecretStore } from '../ports/secrets';
@@ -85,6 +87,8 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
   );
   const routers: Record<RouterType, TrafficRouter> = {
     gatewayapi: new GatewayApiRouter(kubeConfig),
+    nginx: new NginxRouter(kubeConfig),
+    istio: new IstioRouter(kubeConfig),
   };
   return {
     loadManifests: () => loadManifestFolder(config.manifestsDir),

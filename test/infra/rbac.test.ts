@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { rbacManifest } from '../../infra/rbac';
 
 describe('rbacManifest', () => {
-  it('binds the group to get, list, update and patch on HTTPRoutes, in each namespace', () => {
+  it('binds the group to get, list, update and patch on HTTPRoutes and Istio VirtualServices, in each namespace', () => {
     const yaml = rbacManifest({ namespaces: ['prod', 'staging'], group: 'fledge-eu' });
     const documents = parseAllDocuments(yaml).map((document) => document.toJS());
 
@@ -14,7 +14,10 @@ describe('rbacManifest', () => {
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'Role',
           metadata: { name: 'fledge-httproutes', namespace, labels: { 'app.kubernetes.io/managed-by': 'fledge' } },
-          rules: [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'update', 'patch'] }],
+          rules: [
+            { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'update', 'patch'] },
+            { apiGroups: ['networking.istio.io'], resources: ['virtualservices'], verbs: ['get', 'list', 'update', 'patch'] },
+          ],
         },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -4,7 +4,8 @@ import { builtinTemplate, isBuiltinMetric } from '../../lambdas/core/builtin-met
 import { renderTemplate } from '../../lambdas/core/template';
 import type { TemplateVariables } from '../../lambdas/core/template';
 
-const vars: TemplateVariables = { name: 'web', target: 'web-canary', stable: 'web', namespace: 'prod', service: 'web', interval: '1m', variables: {} };
+const vars: TemplateVariables = {
+  ingress: 'web', name: 'web', target: 'web-canary', stable: 'web', namespace: 'prod', service: 'web', interval: '1m', variables: {} };
 const POD = 'namespace="prod",kubernetes_pod_name=~"web-canary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"';
 
 /** The pod-name regex a rendered PromQL query selects by, anchored as Prometheus anchors it. */

@@ -161,7 +161,7 @@ describe('resolveMetrics', () => {
     // Assess
     expect(issues).toEqual([
       'spec.analysis.metrics[0] (MetricTemplate prod/error-rate): unknown template variable {{ pod }} ' +
-        '(known: name, target, stable, namespace, service, interval, variables.NAME)',
+        '(known: name, ingress, target, stable, namespace, service, interval, variables.NAME)',
     ]);
   });
 
@@ -205,6 +205,7 @@ describe('templateVariables', () => {
     // Assess
     expect(vars).toEqual({
       name: 'web',
+      ingress: 'web-svc',
       target: 'web-canary',
       stable: 'web',
       namespace: 'prod',

@@ -389,11 +389,11 @@ describe('parseCanary: errors name the path and the value', () => {
   it('rejects an unknown router in spec.provider, listing the supported ones', () => {
     // Act
     const { issues } = canaryIssues((document) => {
-      document.spec.provider = 'istio';
+      document.spec.provider = 'linkerd';
     });
 
     // Assess
-    expect(issues).toEqual(['spec.provider: unsupported router "istio"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi']);
+    expect(issues).toEqual(['spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio']);
   });
 
   it('rejects two metrics with the same name', () => {
@@ -458,14 +458,14 @@ describe('parseCanary: errors name the path and the value', () => {
   it('reports several rule issues at once', () => {
     // Act
     const { issues } = canaryIssues((document) => {
-      document.spec.provider = 'istio';
+      document.spec.provider = 'linkerd';
       document.spec.analysis.stepWeight = 60;
       document.spec.analysis.metrics[0].thresholdRange = { min: 5, max: 1 };
     });
 
     // Assess
     expect(issues).toEqual([
-      'spec.provider: unsupported router "istio"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi',
+      'spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio',
       'spec.analysis.stepWeight: must not exceed maxWeight (50), got 60',
       'spec.analysis.metrics[0].thresholdRange: min > max (min 5, max 1)',
     ]);
@@ -576,5 +576,20 @@ describe('parseMetricsServer', () => {
     // Assess
     expect(error).toBeInstanceOf(SpecValidationError);
     expect(error.message).toBe('FLEDGE_METRICS_SERVER: expected "prometheus:<url>" or "web:<url>", got "datadog:https://api.datadoghq.com"');
+  });
+});
+
+describe('spec.provider', () => {
+  it.each([
+    ['gatewayapi:v1', 'gatewayapi'],
+    ['gatewayapi:v1beta1', 'gatewayapi'],
+    ['nginx', 'nginx'],
+    ['istio', 'istio'],
+  ])('reads Flagger\'s %s as the %s router', (provider, router) => {
+    const canary = seedCanary((document) => {
+      document.spec.provider = provider;
+    });
+
+    expect(canary.router).toBe(router);
   });
 });

@@ -7,6 +7,7 @@ import { seedMetricTemplate, thrown } from './seed';
 
 const vars: TemplateVariables = {
   name: 'web',
+  ingress: 'web-public',
   target: 'web-canary',
   stable: 'web',
   namespace: 'prod',
@@ -70,7 +71,7 @@ describe('renderTemplate', () => {
     expect(error).toBeInstanceOf(TemplateRenderError);
     expect(error.name).toBe('TemplateRenderError');
     expect(error.message).toBe(
-      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: name, target, stable, namespace, service, interval, variables.NAME)',
+      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: name, ingress, target, stable, namespace, service, interval, variables.NAME)',
     );
   });
 
