@@ -1,9 +1,10 @@
 // Traffic router for the Kubernetes Gateway API: weights on the backendRefs of an existing HTTPRoute.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { KubernetesTransientError, TargetNotFoundError, TrafficDriftError } from '../../core/errors';
+import { TargetNotFoundError } from '../../core/errors';
 import type { RolloutTarget } from '../../ports/target';
 import type { TrafficRouter, Weights } from '../../ports/traffic-router';
 import { kubernetesError, statusCodeOf } from '../kubernetes/client';
+import { agreedWeights, percentages, retryOnConflict } from './route-writes';
 
 const HTTPROUTES = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' } as const;
 
@@ -46,8 +47,6 @@ const routeName = (target: RolloutTarget): string => `HTTPRoute ${target.namespa
 const adoptionHint = (target: RolloutTarget): string =>
   `Fledge shifts traffic on an existing HTTPRoute whose rules send to Service ${target.service}`;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class GatewayApiRouter implements TrafficRouter {
   private readonly api: CustomObjectsApi;
   private readonly conflictAttempts: number;
@@ -80,24 +79,13 @@ export class GatewayApiRouter implements TrafficRouter {
       const refs = rule.backendRefs ?? [];
       const stable = refs.find((ref) => refersTo(ref, target.service, target.namespace))!;
       const canary = refs.find((ref) => refersTo(ref, target.canaryService, target.namespace));
-      const stableWeight = stable.weight ?? DEFAULT_BACKEND_WEIGHT;
-      const canaryWeight = canary ? (canary.weight ?? DEFAULT_BACKEND_WEIGHT) : 0;
-      const total = stableWeight + canaryWeight;
-      // All-zero weights send no traffic at all; report that rather than invent a split.
-      if (total === 0) return { primary: 0, canary: 0 };
-      const primary = Math.round((stableWeight * 100) / total);
-      return { primary, canary: 100 - primary };
+      return percentages(stable.weight ?? DEFAULT_BACKEND_WEIGHT, canary ? (canary.weight ?? DEFAULT_BACKEND_WEIGHT) : 0);
     });
-    const first = perRule[0];
-    const disagreeing = perRule.findIndex((w) => w.primary !== first.primary || w.canary !== first.canary);
-    if (disagreeing >= 0) {
-      throw new TrafficDriftError(
-        `${routeName(target)}: rules that send to Service ${target.service} disagree on weights (${perRule
-          .map((w, i) => `rule ${route.spec!.rules!.indexOf(rules[i])}: ${w.primary}/${w.canary}`)
-          .join(', ')})`,
-      );
-    }
-    return first;
+    return agreedWeights(
+      perRule,
+      (i) => `rule ${route.spec!.rules!.indexOf(rules[i])}`,
+      `${routeName(target)}: rules that send to Service ${target.service} disagree on weights`,
+    );
   }
 
   async finalize(target: RolloutTarget): Promise<void> {
@@ -139,26 +127,26 @@ export class GatewayApiRouter implements TrafficRouter {
    * something differs. A 409 means the route changed since the read: read again, a few times.
    */
   private async update(target: RolloutTarget, action: string, change: (rule: HttpRouteRule, stable: BackendRef) => void): Promise<void> {
-    for (let attempt = 1; attempt <= this.conflictAttempts; attempt++) {
-      const route = await this.read(target);
-      const rules = this.matchingRules(route, target);
-      const before = JSON.stringify(route.spec);
-      for (const rule of rules) {
-        change(rule, (rule.backendRefs ?? []).find((ref) => refersTo(ref, target.service, target.namespace))!);
-      }
-      if (JSON.stringify(route.spec) === before) return;
-      try {
-        await this.api.replaceNamespacedCustomObject({ ...HTTPROUTES, namespace: target.namespace, name: target.route, body: route });
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409) {
+    await retryOnConflict(
+      this.conflictAttempts,
+      this.backoffMs,
+      async () => {
+        const route = await this.read(target);
+        const rules = this.matchingRules(route, target);
+        const before = JSON.stringify(route.spec);
+        for (const rule of rules) {
+          change(rule, (rule.backendRefs ?? []).find((ref) => refersTo(ref, target.service, target.namespace))!);
+        }
+        if (JSON.stringify(route.spec) === before) return 'done';
+        try {
+          await this.api.replaceNamespacedCustomObject({ ...HTTPROUTES, namespace: target.namespace, name: target.route, body: route });
+          return 'done';
+        } catch (err) {
+          if (statusCodeOf(err) === 409) return 'conflict';
           throw kubernetesError(err, `${action} ${routeName(target)}`, { notFound: `${routeName(target)} not found: ${adoptionHint(target)}` });
         }
-      }
-      if (attempt < this.conflictAttempts) await sleep(this.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-    }
-    throw new KubernetesTransientError(
-      `${action} ${routeName(target)} failed: 409 Conflict on each of ${this.conflictAttempts} attempts (the route kept changing between read and write)`,
+      },
+      { action: `${action} ${routeName(target)}`, noun: 'route' },
     );
   }
 }

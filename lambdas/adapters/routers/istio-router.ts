@@ -1,9 +1,10 @@
 // Traffic router for Istio: weights on the destinations of an existing VirtualService's http routes.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { ConfigurationError, KubernetesTransientError, TargetNotFoundError, TrafficDriftError } from '../../core/errors';
+import { ConfigurationError, TargetNotFoundError } from '../../core/errors';
 import type { RolloutTarget } from '../../ports/target';
 import type { TrafficRouter, Weights } from '../../ports/traffic-router';
 import { kubernetesError, statusCodeOf } from '../kubernetes/client';
+import { agreedWeights, percentages, retryOnConflict } from './route-writes';
 
 /** The versions of networking.istio.io Fledge speaks; Istio serves both from one storage. */
 export const ISTIO_API_VERSIONS = ['v1beta1', 'v1'] as const;
@@ -68,8 +69,6 @@ const objectName = (target: RolloutTarget): string => `VirtualService ${target.n
 const adoptionHint = (target: RolloutTarget): string =>
   `Fledge shifts traffic on an existing VirtualService whose http routes send to host ${target.service} (or ${target.service}.${target.namespace}.svc.cluster.local)`;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class IstioRouter implements TrafficRouter {
   private readonly api: CustomObjectsApi;
   private readonly coordinates: { readonly group: string; readonly version: IstioApiVersion; readonly plural: string };
@@ -107,24 +106,13 @@ export class IstioRouter implements TrafficRouter {
     const perRoute = routes.map((route) => {
       // Istio sends everything to a lone destination whatever its weight; among several, a missing weight is 0.
       if ((route.route ?? []).length === 1) return { primary: 100, canary: 0 };
-      const stableWeight = stableOf(route, target)!.weight ?? 0;
-      const canaryWeight = canaryOf(route, target)?.weight ?? 0;
-      const total = stableWeight + canaryWeight;
-      // All-zero weights send no traffic to either; report that rather than invent a split.
-      if (total === 0) return { primary: 0, canary: 0 };
-      const primary = Math.round((stableWeight * 100) / total);
-      return { primary, canary: 100 - primary };
+      return percentages(stableOf(route, target)!.weight ?? 0, canaryOf(route, target)?.weight ?? 0);
     });
-    const first = perRoute[0];
-    const disagreeing = perRoute.findIndex((w) => w.primary !== first.primary || w.canary !== first.canary);
-    if (disagreeing >= 0) {
-      throw new TrafficDriftError(
-        `${objectName(target)}: http routes that send to host ${target.service} disagree on weights (${perRoute
-          .map((w, i) => `${this.describe(vs, routes[i])}: ${w.primary}/${w.canary}`)
-          .join(', ')})`,
-      );
-    }
-    return first;
+    return agreedWeights(
+      perRoute,
+      (i) => this.describe(vs, routes[i]),
+      `${objectName(target)}: http routes that send to host ${target.service} disagree on weights`,
+    );
   }
 
   async finalize(target: RolloutTarget): Promise<void> {
@@ -178,24 +166,24 @@ export class IstioRouter implements TrafficRouter {
    * something differs. A 409 means the VirtualService changed since the read: read again, a few times.
    */
   private async update(target: RolloutTarget, action: string, change: (route: HttpRoute, stable: HttpRouteDestination) => void): Promise<void> {
-    for (let attempt = 1; attempt <= this.conflictAttempts; attempt++) {
-      const vs = await this.read(target);
-      const routes = this.matchingRoutes(vs, target);
-      const before = JSON.stringify(vs.spec);
-      for (const route of routes) change(route, stableOf(route, target)!);
-      if (JSON.stringify(vs.spec) === before) return;
-      try {
-        await this.api.replaceNamespacedCustomObject({ ...this.coordinates, namespace: target.namespace, name: target.route, body: vs });
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409) {
+    await retryOnConflict(
+      this.conflictAttempts,
+      this.backoffMs,
+      async () => {
+        const vs = await this.read(target);
+        const routes = this.matchingRoutes(vs, target);
+        const before = JSON.stringify(vs.spec);
+        for (const route of routes) change(route, stableOf(route, target)!);
+        if (JSON.stringify(vs.spec) === before) return 'done';
+        try {
+          await this.api.replaceNamespacedCustomObject({ ...this.coordinates, namespace: target.namespace, name: target.route, body: vs });
+          return 'done';
+        } catch (err) {
+          if (statusCodeOf(err) === 409) return 'conflict';
           throw kubernetesError(err, `${action} ${objectName(target)}`, { notFound: `${objectName(target)} not found: ${adoptionHint(target)}` });
         }
-      }
-      if (attempt < this.conflictAttempts) await sleep(this.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-    }
-    throw new KubernetesTransientError(
-      `${action} ${objectName(target)} failed: 409 Conflict on each of ${this.conflictAttempts} attempts (the VirtualService kept changing between read and write)`,
+      },
+      { action: `${action} ${objectName(target)}`, noun: 'VirtualService' },
     );
   }
 }
