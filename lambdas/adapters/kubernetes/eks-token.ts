@@ -5,17 +5,9 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ConfigurationError } from '../../core/errors';
 
-/** AWS credentials as the SDK's providers return them. */
-export interface AwsCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-  /** When temporary credentials stop working. @default - they do not expire */
-  readonly expiration?: Date;
-}
+import type { AwsCredentials, AwsCredentialsProvider } from '../aws-credentials';
 
-/** Resolves the credentials to sign with; the SDK's providers cache and refresh on their own. */
-export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+export type { AwsCredentials, AwsCredentialsProvider };
 
 /** What every EKS token starts with: the version of the token format the cluster's authenticator reads. */
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';

@@ -3,17 +3,9 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-/** AWS credentials as the SDK's providers return them. */
-export interface AwsCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-  /** When temporary credentials stop working. @default - they do not expire */
-  readonly expiration?: Date;
-}
+import type { AwsCredentials, AwsCredentialsProvider } from '../aws-credentials';
 
-/** Resolves the credentials to sign with; the SDK's default chain caches and refreshes them itself. */
-export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+export type { AwsCredentials, AwsCredentialsProvider };
 
 /** The service name Amazon Managed Service for Prometheus signs for. */
 export const AMP_SERVICE = 'aps';
