@@ -6,16 +6,9 @@ import { kubeConfigFor } from '../../lambdas/adapters/kubernetes/client';
 import { GatewayApiRouter } from '../../lambdas/adapters/routers/gateway-api-router';
 import type { RolloutTarget } from '../../lambdas/ports/target';
 import { startKubeEmulator, type KubeEmulator } from '../../local/kube-emulator';
+import { WEB_TARGET } from '../helpers/target';
 
-const target: RolloutTarget = {
-  namespace: 'prod',
-  deployment: 'web',
-  canaryDeployment: 'web-canary',
-  service: 'web',
-  canaryService: 'web-canary',
-  port: 80,
-  route: 'web',
-};
+const target: RolloutTarget = WEB_TARGET;
 
 const HTTPROUTE = 'gateway.networking.k8s.io/v1';
 const coordinates = { group: 'gateway.networking.k8s.io', version: 'v1', namespace: 'prod', plural: 'httproutes' };

@@ -6,16 +6,9 @@ import { kubeConfigFor } from '../../lambdas/adapters/kubernetes/client';
 import { IstioRouter, type IstioApiVersion } from '../../lambdas/adapters/routers/istio-router';
 import type { RolloutTarget } from '../../lambdas/ports/target';
 import { startKubeEmulator, type KubeEmulator } from '../../local/kube-emulator';
+import { WEB_TARGET } from '../helpers/target';
 
-const target: RolloutTarget = {
-  namespace: 'prod',
-  deployment: 'web',
-  canaryDeployment: 'web-canary',
-  service: 'web',
-  canaryService: 'web-canary',
-  port: 80,
-  route: 'web',
-};
+const target: RolloutTarget = WEB_TARGET;
 
 const VIRTUAL_SERVICE = 'networking.istio.io/v1beta1';
 const coordinates = { group: 'networking.istio.io', version: 'v1beta1', namespace: 'prod', plural: 'virtualservices' };

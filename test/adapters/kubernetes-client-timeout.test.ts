@@ -12,20 +12,13 @@ import { configFromEnv } from '../../lambdas/handlers/config';
 import type { RolloutTarget } from '../../lambdas/ports/target';
 import { seedObjects } from '../../local/demo/world';
 import { startKubeEmulator, type KubeEmulator } from '../../local/kube-emulator';
+import { WEB_TARGET } from '../helpers/target';
 
 const TIMEOUT_MS = 150;
 /** Far past the timeout: a request that waited for it would make the test visibly slow. */
 const HANG_MS = 3_000;
 
-const target: RolloutTarget = {
-  namespace: 'prod',
-  deployment: 'web',
-  canaryDeployment: 'web-canary',
-  service: 'web',
-  canaryService: 'web-canary',
-  port: 80,
-  route: 'web',
-};
+const target: RolloutTarget = WEB_TARGET;
 
 /** The error a call ends with, and how long it took to end. */
 async function timed(call: () => Promise<unknown>): Promise<{ error: unknown; elapsedMs: number }> {

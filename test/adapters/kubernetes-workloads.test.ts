@@ -7,16 +7,9 @@ import { KubernetesRequestError, KubernetesTransientError, TargetNotFoundError }
 import type { RolloutTarget } from '../../lambdas/ports/target';
 import type { RolloutProgress } from '../../lambdas/ports/workloads';
 import { startKubeEmulator, type KubeEmulator } from '../../local/kube-emulator';
+import { WEB_TARGET } from '../helpers/target';
 
-const target: RolloutTarget = {
-  namespace: 'prod',
-  deployment: 'web',
-  canaryDeployment: 'web-canary',
-  service: 'web',
-  canaryService: 'web-canary',
-  port: 80,
-  route: 'web',
-};
+const target: RolloutTarget = WEB_TARGET;
 
 const NEW_IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:' + 'a'.repeat(64);
 
