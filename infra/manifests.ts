@@ -7,7 +7,7 @@ import { SpecValidationError } from '../lambdas/core/errors';
 import { resolveMetrics } from '../lambdas/core/rollout';
 import { showValue } from '../lambdas/core/show-value';
 import { parseMetricsServer } from '../lambdas/core/spec';
-import type { CanarySpec, MetricTemplateSpec, ProviderSpec } from '../lambdas/core/spec';
+import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType } from '../lambdas/core/spec';
 import { rolloutTarget } from '../lambdas/core/targets';
 import { OrchestratorConfigError } from './errors';
 
@@ -30,6 +30,8 @@ export interface ManifestFolder {
   readonly namespaces: readonly string[];
   /** The metric providers the Canaries' metrics run on (templates, metrics servers), once each. */
   readonly providers: readonly ProviderSpec[];
+  /** The routers the Canaries shift traffic with, sorted, once each. */
+  readonly routers: readonly RouterType[];
 }
 
 export interface ManifestCheckOptions {
@@ -119,5 +121,6 @@ function check(dir: string, options: ManifestCheckOptions): ManifestFolder {
     repositories: sortedOnce(canaries.map(({ canary }) => canary.fledge.imageRepository)),
     namespaces: sortedOnce(canaries.map(({ canary }) => canary.namespace)),
     providers: [...providers.values()],
+    routers: sortedOnce(canaries.map(({ canary }) => canary.router)) as RouterType[],
   };
 }

@@ -1,4 +1,4 @@
-// The Kubernetes Role and RoleBinding that let Fledge's Lambdas edit HTTPRoutes and Istio VirtualServices, which EKS access policies do not cover.
+// The Kubernetes Role and RoleBinding that let Fledge's Lambdas edit HTTPRoutes and Istio VirtualServices and read TargetGroupBindings, which EKS access policies do not cover.
 import { stringify } from 'yaml';
 
 /** The Kubernetes group the Lambdas' EKS access entries carry, and the RoleBinding's subject. */
@@ -17,9 +17,10 @@ export interface RbacManifestOptions {
 /**
  * YAML to `kubectl apply -f` once per cluster. AmazonEKSEditPolicy is Kubernetes' `edit`
  * ClusterRole, which covers Deployments, Services, Events and Ingresses but no custom resource
- * such as Gateway API's HTTPRoute or Istio's VirtualService; the access entry puts the Lambdas
- * in `group`, and this binds that group, namespace by namespace, to what those routers do with
- * a route: read it, write it back with new weights.
+ * such as Gateway API's HTTPRoute, Istio's VirtualService or the AWS Load Balancer Controller's
+ * TargetGroupBinding; the access entry puts the Lambdas in `group`, and this binds that group,
+ * namespace by namespace, to what the routers do with a route (read it, write it back with new
+ * weights) and to reading the bindings that name the canary's ALB target group.
  */
 export function rbacManifest({ namespaces, group = DEFAULT_KUBERNETES_GROUP }: RbacManifestOptions): string {
   if (namespaces.length === 0) throw new Error('rbacManifest: expected at least one namespace, got none');
@@ -40,6 +41,12 @@ export function rbacManifest({ namespaces, group = DEFAULT_KUBERNETES_GROUP }: R
           resources: ['virtualservices'],
           verbs: ['get', 'list', 'update', 'patch'],
         },
+        {
+          // The ALB router finds the canary's target group from the AWS Load Balancer Controller's bindings: read only.
+          apiGroups: ['elbv2.k8s.aws'],
+          resources: ['targetgroupbindings'],
+          verbs: ['get', 'list'],
+        },
       ],
     },
     {
@@ -52,7 +59,7 @@ export function rbacManifest({ namespaces, group = DEFAULT_KUBERNETES_GROUP }: R
   ]);
   const header =
     '# Fledge: lets the Lambdas (EKS access entries in Kubernetes group ' +
-    `${group}) read and re-weight HTTPRoutes and Istio VirtualServices in ${namespaces.join(', ')}.\n` +
+    `${group}) read and re-weight HTTPRoutes and Istio VirtualServices, and read TargetGroupBindings, in ${namespaces.join(', ')}.\n` +
     '# Apply once per cluster, and again when a Canary in a new namespace is added: kubectl apply -f <this file>\n';
   return header + documents.map((document) => stringify(document)).join('---\n');
 }

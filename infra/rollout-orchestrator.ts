@@ -47,6 +47,9 @@ export const NOTIFYING_TASKS: ReadonlySet<string> = new Set(['NotifyRollbackFail
 /** Tasks whose handler calls metric providers (`deps.metricProvider`): Initialize checks each is online, AnalyzeMetrics queries. */
 export const METRIC_TASKS: ReadonlySet<string> = new Set(['Initialize', 'AnalyzeMetrics']);
 
+/** Tasks whose handler asks the router for its metric template variables (the ALB router: DescribeTargetGroups). */
+export const ROUTER_VARIABLE_TASKS: ReadonlySet<string> = new Set(['AnalyzeMetrics']);
+
 /** A Lambda must stop before its Task state's TimeoutSeconds: its own timeout is then `Lambda.Unknown`, which the state retries, and no invocation outlives the state. */
 function functionTimeout(task: LambdaTask): Duration {
   const stateSeconds = task.taskTimeoutSeconds ?? 120;
@@ -176,11 +179,18 @@ export class RolloutOrchestrator extends Construct {
       logGroup.grantWrite(role);
       // The endpoint and CA of the cluster; the bearer token is a presigned sts:GetCallerIdentity, which needs no permission.
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
+      const wildcards = new Map<string, string>(queriesMetrics ? metrics.wildcards : []);
       if (queriesMetrics) {
         for (const statement of metrics.statements) role.addToPrincipalPolicy(statement.copy());
-        for (const [finding, reason] of metrics.wildcards) {
-          Validations.of(role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
-        }
+      }
+      if (ROUTER_VARIABLE_TASKS.has(task.name) && manifests.routers.includes('alb')) {
+        // The canary target group's load balancer, for the CloudWatch dimensions of ALB metrics.
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeTargetGroups'], resources: ['*'] }));
+        const reason = 'elasticloadbalancing:DescribeTargetGroups takes no resource-level permissions: AWS documents Resource "*" for Describe actions.';
+        wildcards.set('Resource::*', wildcards.has('Resource::*') ? `${wildcards.get('Resource::*')} ${reason}` : reason);
+      }
+      for (const [finding, reason] of wildcards) {
+        Validations.of(role).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
       }
 
       const fn = new nodejs.NodejsFunction(this, task.name, {

@@ -1,8 +1,10 @@
 // Builtin metrics request-success-rate and request-duration: preset query templates per router and provider.
+import { albCloudWatchQuery } from './builtins/alb';
 import { SpecValidationError } from './errors';
 import { ISTIO_PROMETHEUS } from './builtins/istio';
 import { NGINX_PROMETHEUS } from './builtins/nginx';
-import type { MetricProviderType, RouterType } from './spec';
+import { DEFAULT_CLOUDWATCH_LAG_SECONDS } from './spec';
+import type { MetricProviderType, ProviderSpec, RouterType } from './spec';
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
@@ -17,7 +19,10 @@ export interface BuiltinTemplate {
 // as Flagger's builtins do for routers that have no metrics of their own.
 const POD = 'namespace="{{ namespace }}",kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"';
 
-const PROMETHEUS: Record<RouterType, Record<BuiltinMetric, BuiltinTemplate>> = {
+/** Routers whose builtins run on the metrics server; ALB's run on CloudWatch (albBuiltin). */
+export type MetricsServerRouter = Exclude<RouterType, 'alb'>;
+
+const PROMETHEUS: Record<MetricsServerRouter, Record<BuiltinMetric, BuiltinTemplate>> = {
   gatewayapi: {
     'request-success-rate': {
       query:
@@ -45,14 +50,28 @@ export function isBuiltinMetric(name: string): name is BuiltinMetric {
 }
 
 /** The preset template of a builtin metric for a router and the metrics server's provider type. */
-export function builtinTemplate(metric: BuiltinMetric, router: RouterType, provider: MetricProviderType): BuiltinTemplate {
+export function builtinTemplate(metric: BuiltinMetric, router: MetricsServerRouter, provider: MetricProviderType): BuiltinTemplate {
   switch (provider) {
     case 'prometheus':
       return PROMETHEUS[router][metric];
     case 'web':
       return WEB[metric];
     case 'cloudwatch':
-      // A metrics server is prometheus or web (parseMetricsServer); ALB presets through CloudWatch are still to come.
+      // A metrics server is prometheus or web (parseMetricsServer); ALB's builtins are albBuiltin's.
       throw new SpecValidationError(`builtin metric ${metric}: no preset for a cloudwatch metrics server; use a MetricTemplate`);
   }
+}
+
+/** CloudWatch in the deployment's region, the window ending the default publication lag before the analysis. */
+export const ALB_BUILTIN_PROVIDER: ProviderSpec = { type: 'cloudwatch', lagSeconds: DEFAULT_CLOUDWATCH_LAG_SECONDS };
+
+/**
+ * A builtin metric on the ALB router: the canary target group's CloudWatch metrics, whatever the
+ * metrics server. ALB publishes per minute, so the metric's interval must be whole minutes.
+ */
+export function albBuiltin(metric: BuiltinMetric, intervalSeconds: number): { provider: ProviderSpec; query: string } | { issue: string } {
+  if (intervalSeconds % 60 !== 0) {
+    return { issue: `interval: ALB publishes its metrics per minute; builtin ${metric} on the alb router needs whole minutes, got ${intervalSeconds}s` };
+  }
+  return { provider: ALB_BUILTIN_PROVIDER, query: albCloudWatchQuery(metric, intervalSeconds) };
 }

@@ -1,12 +1,12 @@
 // The rollout as Step Functions carries it: the plan made at Initialize and the status each state updates.
 import type { CheckResult, Decision } from './analysis';
-import { builtinTemplate, isBuiltinMetric } from './builtin-metrics';
+import { albBuiltin, builtinTemplate, isBuiltinMetric } from './builtin-metrics';
 import { staleAfterSeconds } from './lock';
 import { showValue } from './show-value';
 import { SpecValidationError } from './errors';
 import { DEFAULT_CLOUDWATCH_LAG_SECONDS } from './spec';
 import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, ThresholdRange, WebhookSpec } from './spec';
-import { renderTemplate } from './template';
+import { renderTemplate, routerVariableStandIns } from './template';
 import type { TemplateVariables } from './template';
 import type { RolloutTarget } from '../ports/target';
 
@@ -114,8 +114,13 @@ export function boundStatus(status: RolloutStatus): RolloutStatus {
   };
 }
 
-export function templateVariables(plan: Pick<RolloutPlan, 'target' | 'canary'>, metric: Pick<ResolvedMetric, 'interval' | 'variables'>): TemplateVariables {
+export function templateVariables(
+  plan: Pick<RolloutPlan, 'target' | 'canary'>,
+  metric: Pick<ResolvedMetric, 'interval' | 'variables'>,
+  router?: Readonly<Record<string, string>>,
+): TemplateVariables {
   return {
+    router,
     name: plan.canary.split('/')[1],
     ingress: plan.target.route,
     target: plan.target.canaryDeployment,
@@ -157,6 +162,13 @@ export function resolveMetrics(
         return [];
       }
       entry = { ...common, provider: template.provider, query: template.query, source: `MetricTemplate ${ref.namespace}/${ref.name}` };
+    } else if (!metric.query && isBuiltinMetric(metric.name) && canary.router === 'alb') {
+      const preset = albBuiltin(metric.name, metric.intervalSeconds);
+      if ('issue' in preset) {
+        issues.push(`${at}.${preset.issue}`);
+        return [];
+      }
+      entry = { ...common, ...preset, source: `builtin ${metric.name}` };
     } else if (metric.query || isBuiltinMetric(metric.name)) {
       if (!metricsServer) {
         issues.push(
@@ -172,7 +184,8 @@ export function resolveMetrics(
         }
         entry = { ...common, provider: metricsServer, query: metric.query, source: 'inline' };
       } else {
-        const preset = builtinTemplate(metric.name as never, canary.router, metricsServer.type);
+        // The alb router's builtins are taken above: here the router is one of the metrics server's.
+        const preset = builtinTemplate(metric.name as never, canary.router as Exclude<RouterType, 'alb'>, metricsServer.type);
         entry = {
           ...common,
           provider: preset.jsonPath ? { ...metricsServer, jsonPath: preset.jsonPath } : metricsServer,
@@ -188,7 +201,8 @@ export function resolveMetrics(
       return [];
     }
     try {
-      renderTemplate(entry.query, templateVariables({ target, canary: `${canary.namespace}/${canary.name}` }, entry), `${at} (${entry.source})`);
+      const plan = { target, canary: `${canary.namespace}/${canary.name}` };
+      renderTemplate(entry.query, templateVariables(plan, entry, routerVariableStandIns(canary.router)), `${at} (${entry.source})`);
     } catch (error) {
       issues.push((error as Error).message);
       return [];

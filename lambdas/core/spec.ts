@@ -7,14 +7,17 @@ import { hasUrlCredentials, showValue } from './show-value';
 
 export const FLAGGER_API_VERSION = 'flagger.app/v1beta1';
 
-/** Routers Fledge can drive, as Flagger spells them in spec.provider. */
-/** Each value Flagger's spec.provider may take that Fledge drives, and the router it names. */
+/**
+ * Each value spec.provider may take that Fledge drives, and the router it names: Flagger's
+ * spellings, and `alb` (the AWS Load Balancer Controller's weighted target groups, which Flagger lacks).
+ */
 const ROUTERS: Readonly<Record<string, RouterType>> = {
   'gatewayapi:v1': 'gatewayapi',
   'gatewayapi:v1beta1': 'gatewayapi',
   gatewayapi: 'gatewayapi',
   nginx: 'nginx',
   istio: 'istio',
+  alb: 'alb',
 };
 export const SUPPORTED_ROUTERS = Object.keys(ROUTERS);
 /** Router used when a Canary has no spec.provider (Flagger takes it from its controller flag). */
@@ -22,7 +25,7 @@ export const DEFAULT_ROUTER = 'gatewayapi:v1';
 /** Metric providers a MetricTemplate (or the metrics server for builtins) can use. */
 export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web', 'cloudwatch'] as const;
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
-export type RouterType = 'gatewayapi' | 'nginx' | 'istio';
+export type RouterType = 'gatewayapi' | 'nginx' | 'istio' | 'alb';
 /** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
 export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'] as const;
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];

@@ -14,6 +14,8 @@ import { KubernetesRolloutLock } from '../adapters/kubernetes/kubernetes-rollout
 import { KubernetesWorkloads } from '../adapters/kubernetes/kubernetes-workloads';
 import { HttpWebhookClient } from '../adapters/notify/http-webhook-client';
 import { SnsNotifier } from '../adapters/notify/sns-notifier';
+import { AlbRouter } from '../adapters/routers/alb-router';
+import { AlbTargetGroups } from '../adapters/routers/alb-target-groups';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
 import { IstioRouter } from '../adapters/routers/istio-router';
 import { NginxRouter } from '../adapters/routers/nginx-router';
@@ -89,6 +91,8 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
     gatewayapi: new GatewayApiRouter(kubeConfig),
     nginx: new NginxRouter(kubeConfig),
     istio: new IstioRouter(kubeConfig),
+    // The canary target group's load balancer is read with the function role, in the target group's region.
+    alb: new AlbRouter(kubeConfig, { targetGroups: new AlbTargetGroups(kubeConfig, { timeoutMs: config.metricTimeoutMs }) }),
   };
   return {
     loadManifests: () => loadManifestFolder(config.manifestsDir),

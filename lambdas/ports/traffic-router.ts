@@ -16,4 +16,9 @@ export interface TrafficRouter {
   getWeights(target: RolloutTarget): Promise<Weights>;
   /** Route 100% to stable and remove what Fledge added. */
   finalize(target: RolloutTarget): Promise<void>;
+  /**
+   * The values of this router's template variables (ROUTER_VARIABLES in core/template), read
+   * from the data plane when metrics are analysed; routers that have none leave it out.
+   */
+  metricVariables?(target: RolloutTarget): Promise<Readonly<Record<string, string>>>;
 }

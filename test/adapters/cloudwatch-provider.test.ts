@@ -14,6 +14,7 @@ import type { HandlerDeps } from '../../lambdas/handlers/deps';
 import { NO_DATA } from '../../lambdas/ports/metric-provider';
 import { MOTO_CREDENTIALS, requireMotoServer, startMotoServer } from '../helpers/moto-server';
 import type { MotoServer } from '../helpers/moto-server';
+import { recordGetMetricData } from '../helpers/cloudwatch-requests';
 
 const REGION = 'us-east-1';
 const MINUTE = 60_000;
@@ -32,23 +33,6 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 function sumOf(namespace: string, metricName: string, extra: object[] = [], returnData = true): string {
   const stat = { Id: 'm1', MetricStat: { Metric: { Namespace: namespace, MetricName: metricName }, Period: 60, Stat: 'Sum' }, ...(returnData ? {} : { ReturnData: false }) };
   return JSON.stringify([stat, ...extra]);
-}
-
-/** The GetMetricData bodies a client sent, as CloudWatch received them (JSON protocol). */
-function recordRequests(client: CloudWatchClient): Record<string, any>[] {
-  const sent: Record<string, any>[] = [];
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { headers: Record<string, string>; body?: unknown };
-      if (String(request.headers['x-amz-target'] ?? '').endsWith('GetMetricData')) {
-        const body = request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : String(request.body);
-        sent.push(JSON.parse(body));
-      }
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'recordGetMetricData' },
-  );
-  return sent;
 }
 
 describe('metricDataWindow', () => {
@@ -109,7 +93,7 @@ describe.skipIf(requireMotoServer().skip)('CloudWatchProvider against moto_serve
     const config = { region: REGION, endpoint: moto.url, credentials: MOTO_CREDENTIALS };
     writer = new CloudWatchClient(config);
     reader = new CloudWatchClient(config);
-    sent = recordRequests(reader);
+    sent = recordGetMetricData(reader);
     metricData = new CloudWatchMetricData({ createClient: () => reader });
   });
 

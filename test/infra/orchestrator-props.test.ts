@@ -54,6 +54,39 @@ spec:
   provider: { type: prometheus, address: "https://prometheus.internal.example.com", secretRef: { name: fledge/prometheus } }
   query: max(saturation{pod=~"{{ target }}-.*"})
 `;
+/** A Canary on the ALB router whose metrics are the builtins: CloudWatch on the canary's target group. */
+const ALB_CANARY = `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: { name: shop, namespace: prod }
+spec:
+  provider: alb
+  targetRef: { apiVersion: apps/v1, kind: Deployment, name: shop }
+  service: { port: 80 }
+  analysis:
+    interval: 3m
+    stepWeight: 25
+    maxWeight: 50
+    metrics:
+      - { name: request-success-rate, interval: 1m, thresholdRange: { min: 99 } }
+      - { name: request-duration, interval: 1m, thresholdRange: { max: 500 } }
+`;
+
+/** Each function's IAM statements but its logs and eks:DescribeCluster, by task name. */
+function statementsByFunction(resources: Record<string, any>): Record<string, any[]> {
+  return Object.fromEntries(
+    Object.values(resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((fn) => {
+        const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+        const statements = Object.values(resources)
+          .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+          .flatMap((p) => p.Properties.PolicyDocument.Statement)
+          .filter((st) => !/^(logs|eks):/.test([st.Action].flat()[0]));
+        return [/^Fledge \w+/.exec(fn.Properties.Description)![0].slice(7), statements];
+      }),
+  );
+}
+
 const folders: string[] = [];
 afterAll(() => folders.forEach((folder) => rmSync(folder, { recursive: true, force: true })));
 
@@ -248,18 +281,7 @@ describe('options', () => {
     const dir = manifests({}, { 'aws-metrics.yaml': AWS_METRICS });
     const { resources } = synth(() => ({ clusterName: 'prod-cluster', manifestsDir: dir }));
 
-    const byFunction = Object.fromEntries(
-      Object.values(resources)
-        .filter((r) => r.Type === 'AWS::Lambda::Function')
-        .map((fn) => {
-          const roleId = fn.Properties.Role['Fn::GetAtt'][0];
-          const statements = Object.values(resources)
-            .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
-            .flatMap((p) => p.Properties.PolicyDocument.Statement)
-            .filter((st) => !/^(logs|eks):/.test([st.Action].flat()[0]));
-          return [/^Fledge \w+/.exec(fn.Properties.Description)![0].slice(7), statements];
-        }),
-    );
+    const byFunction = statementsByFunction(resources);
     const account = { Ref: 'AWS::AccountId' };
     const partition = { Ref: 'AWS::Partition' };
     const expected = [
@@ -274,6 +296,26 @@ describe('options', () => {
     expect(byFunction.Initialize).toEqual(expected);
     expect(byFunction.AnalyzeMetrics).toEqual(expected);
     for (const task of ['CreateCanary', 'ShiftWeight', 'Promote', 'Rollback']) expect({ task, statements: byFunction[task] }).toEqual({ task, statements: [] });
+  });
+
+  it('lets AnalyzeMetrics find the canary target group\'s load balancer when a Canary is on the alb router, and no other function', () => {
+    const dir = manifests({}, { 'alb.yaml': ALB_CANARY });
+    const { resources } = synth(() => ({ clusterName: 'prod-cluster', manifestsDir: dir }));
+
+    const byFunction = statementsByFunction(resources);
+    expect(byFunction.AnalyzeMetrics).toEqual([
+      { Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' },
+      { Effect: 'Allow', Action: 'elasticloadbalancing:DescribeTargetGroups', Resource: '*' },
+    ]);
+    expect(byFunction.Initialize).toEqual([{ Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' }]);
+    for (const task of ['CreateCanary', 'ShiftWeight', 'Promote', 'Rollback']) expect({ task, statements: byFunction[task] }).toEqual({ task, statements: [] });
+  });
+
+  it('gives no function DescribeTargetGroups when no Canary is on the alb router', () => {
+    const { resources } = synth(() => ({ clusterName: 'prod-cluster' }));
+
+    const actions = Object.values(statementsByFunction(resources)).flat().map((statement) => statement.Action);
+    expect(actions).not.toContain('elasticloadbalancing:DescribeTargetGroups');
   });
 
   it('keeps logs for logRetention', () => {

@@ -1,10 +1,10 @@
-// The Role and RoleBinding users apply once, because EKS access policies do not cover HTTPRoutes.
+// The Role and RoleBinding users apply once, because EKS access policies do not cover HTTPRoutes, VirtualServices or TargetGroupBindings.
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { rbacManifest } from '../../infra/rbac';
 
 describe('rbacManifest', () => {
-  it('binds the group to get, list, update and patch on HTTPRoutes and Istio VirtualServices, in each namespace', () => {
+  it('binds the group to re-weighting HTTPRoutes and Istio VirtualServices and to reading TargetGroupBindings, in each namespace', () => {
     const yaml = rbacManifest({ namespaces: ['prod', 'staging'], group: 'fledge-eu' });
     const documents = parseAllDocuments(yaml).map((document) => document.toJS());
 
@@ -17,6 +17,7 @@ describe('rbacManifest', () => {
           rules: [
             { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'update', 'patch'] },
             { apiGroups: ['networking.istio.io'], resources: ['virtualservices'], verbs: ['get', 'list', 'update', 'patch'] },
+            { apiGroups: ['elbv2.k8s.aws'], resources: ['targetgroupbindings'], verbs: ['get', 'list'] },
           ],
         },
         {

@@ -161,7 +161,7 @@ describe('resolveMetrics', () => {
     // Assess
     expect(issues).toEqual([
       'spec.analysis.metrics[0] (MetricTemplate prod/error-rate): unknown template variable {{ pod }} ' +
-        '(known: name, ingress, target, stable, namespace, service, interval, variables.NAME)',
+        '(known: name, ingress, target, stable, namespace, service, interval, variables.NAME; with the alb router: targetGroup, loadBalancer)',
     ]);
   });
 

@@ -393,7 +393,7 @@ describe('parseCanary: errors name the path and the value', () => {
     });
 
     // Assess
-    expect(issues).toEqual(['spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio']);
+    expect(issues).toEqual(['spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb']);
   });
 
   it('rejects two metrics with the same name', () => {
@@ -465,7 +465,7 @@ describe('parseCanary: errors name the path and the value', () => {
 
     // Assess
     expect(issues).toEqual([
-      'spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio',
+      'spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb',
       'spec.analysis.stepWeight: must not exceed maxWeight (50), got 60',
       'spec.analysis.metrics[0].thresholdRange: min > max (min 5, max 1)',
     ]);

@@ -71,7 +71,7 @@ describe('renderTemplate', () => {
     expect(error).toBeInstanceOf(TemplateRenderError);
     expect(error.name).toBe('TemplateRenderError');
     expect(error.message).toBe(
-      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: name, ingress, target, stable, namespace, service, interval, variables.NAME)',
+      'MetricTemplate prod/error-rate: unknown template variable {{ pod }} (known: name, ingress, target, stable, namespace, service, interval, variables.NAME; with the alb router: targetGroup, loadBalancer)',
     );
   });
 
