@@ -12,6 +12,7 @@ import { startKubeEmulator, type KubeEmulator } from '../../local/kube-emulator'
 import { MOTO_ACCOUNT, MOTO_CREDENTIALS, requireMotoServer, startMotoServer } from '../helpers/moto-server';
 import type { MotoServer } from '../helpers/moto-server';
 import { motoElb, type MotoElb } from '../helpers/moto-elb';
+import { rejection } from '../helpers/rejection';
 
 /** Not moto's default region, and not the clients' default below: a lookup in the wrong region finds nothing. */
 const REGION = 'eu-west-1';
@@ -34,16 +35,6 @@ function binding(name: string, service: string, port: number | string, targetGro
     metadata: { name, namespace: 'prod', labels: { ...labels, 'ingress.k8s.aws/resource': `prod/web-${service}:${port}` } },
     spec: { serviceRef: { name: service, port }, ...(targetGroupARN === undefined ? {} : { targetGroupARN }), targetType: 'ip' },
   };
-}
-
-/** Awaits a promise that must reject, and returns what it rejected with. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 /** A client factory for tests that must not reach ELB: any call fails loudly. */

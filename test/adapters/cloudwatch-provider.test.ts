@@ -15,19 +15,10 @@ import { NO_DATA } from '../../lambdas/ports/metric-provider';
 import { MOTO_CREDENTIALS, requireMotoServer, startMotoServer } from '../helpers/moto-server';
 import type { MotoServer } from '../helpers/moto-server';
 import { recordGetMetricData } from '../helpers/cloudwatch-requests';
+import { rejection } from '../helpers/rejection';
 
 const REGION = 'us-east-1';
 const MINUTE = 60_000;
-
-/** Awaits a promise that must reject, and returns what it rejected with. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 /** A MetricDataQuery list as a MetricTemplate's query would render it. */
 function sumOf(namespace: string, metricName: string, extra: object[] = [], returnData = true): string {

@@ -11,20 +11,11 @@ import type { QueryWindow } from '../../lambdas/ports/metric-provider';
 import { prometheusBinary, startPrometheus } from '../../local/prometheus-server';
 import type { RunningPrometheus } from '../../local/prometheus-server';
 import { requireTool } from '../helpers/require-tool';
+import { rejection } from '../helpers/rejection';
 
 const { skip } = requireTool('prometheus', prometheusBinary() !== undefined);
 
 const now = (): QueryWindow => ({ seconds: 5, end: new Date() });
-
-/** Awaits a promise that must reject, and returns what it rejected with. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 async function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

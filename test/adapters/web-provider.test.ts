@@ -8,6 +8,7 @@ import { ConfigurationError, MetricProviderError } from '../../lambdas/core/erro
 import { WebProvider } from '../../lambdas/adapters/metrics/web-provider';
 import { NO_DATA } from '../../lambdas/ports/metric-provider';
 import type { QueryWindow } from '../../lambdas/ports/metric-provider';
+import { rejection } from '../helpers/rejection';
 
 const window: QueryWindow = { seconds: 60, end: new Date('2026-01-02T03:04:05Z') };
 
@@ -29,16 +30,6 @@ const routes: Record<string, [status: number, body: string]> = {
 async function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** Awaits a promise that must reject, and returns what it rejected with. */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('WebProvider', () => {

@@ -179,6 +179,11 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     };
   }
 
+  /** One rollout of the ECR push through the real state machine, with these manifests. */
+  async function rollout(files: Record<string, string>) {
+    return runRollout({ deps: await deps(files), event: pushEvent, timeFactor: TIME_FACTOR, retryIntervalMs: 10 });
+  }
+
   /** The GetMetricData calls of the analyses, not Initialize's check that CloudWatch answers. */
   const analyses = () => sent.filter((body) => body.MetricDataQueries[0].MetricStat?.Metric.Namespace !== 'Fledge/CheckOnline');
   const ingress = () => emulator.get(NETWORKING, 'Ingress', 'prod', 'web');
@@ -193,12 +198,7 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     const metrics = '      - { name: requests, templateRef: { name: canary-requests }, interval: 1m, thresholdRange: { min: 1 } }';
 
     // Act
-    const result = await runRollout({
-      deps: await deps({ 'canary.yaml': albCanaryYaml(metrics), 'requests.yaml': targetGroupSumYaml('canary-requests', 'RequestCount') }),
-      event: pushEvent,
-      timeFactor: TIME_FACTOR,
-      retryIntervalMs: 10,
-    });
+    const result = await rollout({ 'canary.yaml': albCanaryYaml(metrics), 'requests.yaml': targetGroupSumYaml('canary-requests', 'RequestCount') });
 
     // Assess
     expect(result.outcome).toBe('promoted');
@@ -221,12 +221,7 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     const metrics = '      - { name: canary-5xx, templateRef: { name: canary-5xx }, interval: 1m, thresholdRange: { max: 5 } }';
 
     // Act
-    const result = await runRollout({
-      deps: await deps({ 'canary.yaml': albCanaryYaml(metrics), '5xx.yaml': targetGroupSumYaml('canary-5xx', 'HTTPCode_Target_5XX_Count') }),
-      event: pushEvent,
-      timeFactor: TIME_FACTOR,
-      retryIntervalMs: 10,
-    });
+    const result = await rollout({ 'canary.yaml': albCanaryYaml(metrics), '5xx.yaml': targetGroupSumYaml('canary-5xx', 'HTTPCode_Target_5XX_Count') });
 
     // Assess
     expect(result.outcome).toBe('rolled_back');
@@ -242,12 +237,7 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     const metrics = '      - { name: requests, templateRef: { name: canary-requests }, interval: 1m, thresholdRange: { min: 1 } }';
 
     // Act
-    const result = await runRollout({
-      deps: await deps({ 'canary.yaml': albCanaryYaml(metrics), 'requests.yaml': targetGroupSumYaml('canary-requests', 'RequestCount') }),
-      event: pushEvent,
-      timeFactor: TIME_FACTOR,
-      retryIntervalMs: 10,
-    });
+    const result = await rollout({ 'canary.yaml': albCanaryYaml(metrics), 'requests.yaml': targetGroupSumYaml('canary-requests', 'RequestCount') });
 
     // Assess
     expect(result.outcome).toBe('rolled_back');
@@ -265,12 +255,7 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     ].join('\n');
 
     // Act: the builtins' window ends the default 60 s lag back, so the bake is 3m
-    const result = await runRollout({
-      deps: await deps({ 'canary.yaml': albCanaryYaml(metrics).replace('interval: 2m', 'interval: 3m') }),
-      event: pushEvent,
-      timeFactor: TIME_FACTOR,
-      retryIntervalMs: 10,
-    });
+    const result = await rollout({ 'canary.yaml': albCanaryYaml(metrics).replace('interval: 2m', 'interval: 3m') });
 
     // Assess: one GetMetricData for both metrics, every MetricStat on the canary's target group, each builtin's expression
     expect(analyses()).toHaveLength(1);
