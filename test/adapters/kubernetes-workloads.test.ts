@@ -118,6 +118,49 @@ describe('KubernetesWorkloads', () => {
       expect(selects(service.spec.selector, stableDeployment().spec.template.metadata.labels)).toBe(false);
     });
 
+    it.each([
+      ['NodePort', 'NodePort'],
+      ['LoadBalancer', 'NodePort'],
+      ['ClusterIP', 'ClusterIP'],
+      [undefined, 'ClusterIP'],
+    ])('gives a %s stable Service a %s canary Service: node ports for the ALB controller\'s instance targets, never a second load balancer', async (stableType, canaryType) => {
+      // Prepare
+      const stable = stableService();
+      if (stableType) Object.assign(stable.spec, { type: stableType, ports: [{ ...stable.spec.ports[0], ...(stableType === 'ClusterIP' ? {} : { nodePort: 31080 }) }] });
+      emulator.seed([stableDeployment(), stable]);
+
+      // Act
+      await workloads.ensureCanary({ target, container: 'app', image: NEW_IMAGE });
+
+      // Assess: the stable Service's node port is its own; the API server allocates the canary's
+      const service = emulator.get('v1', 'Service', 'prod', 'web-canary');
+      expect(service.spec.type).toBe(canaryType);
+      expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    });
+
+    it('keeps the node port the API server allocated to the canary Service when it updates it', async () => {
+      // Prepare: a canary Service from an earlier rollout, its node port allocated
+      const stable = stableService();
+      Object.assign(stable.spec, { type: 'NodePort' });
+      emulator.seed([stableDeployment(), stable]);
+      await workloads.ensureCanary({ target, container: 'app', image: 'web:2.0' });
+      const allocated = emulator.get('v1', 'Service', 'prod', 'web-canary');
+      allocated.spec.ports[0].nodePort = 30123;
+      allocated.metadata.annotations = { ...allocated.metadata.annotations, note: 'changed since' };
+      const put = await fetch(`${emulator.url}/api/v1/namespaces/prod/services/web-canary`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer secret' },
+        body: JSON.stringify(allocated),
+      });
+      expect(put.status).toBe(200);
+
+      // Act
+      await workloads.ensureCanary({ target, container: 'app', image: NEW_IMAGE });
+
+      // Assess
+      expect(emulator.get('v1', 'Service', 'prod', 'web-canary').spec.ports[0].nodePort).toBe(30123);
+    });
+
     it('is idempotent: a second run leaves the same objects', async () => {
       // Prepare
       emulator.seed([stableDeployment(), stableService()]);

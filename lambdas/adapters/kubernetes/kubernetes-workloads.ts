@@ -62,6 +62,17 @@ const sameLabels = (a: Record<string, string> | undefined, b: Record<string, str
   return left.length === Object.keys(b ?? {}).length && left.every(([k, v]) => b?.[k] === v);
 };
 
+/**
+ * The canary Service's type: NodePort when the stable Service has node ports (NodePort or
+ * LoadBalancer), since the AWS Load Balancer Controller's `instance` target type (its default)
+ * sends to node ports, and it refuses a ClusterIP Service there; never LoadBalancer, which would
+ * provision a second load balancer for the canary. Otherwise ClusterIP. Node port numbers are
+ * left to the API server to allocate: the stable Service's are taken.
+ */
+export function canaryServiceType(stableType: string | undefined): 'NodePort' | 'ClusterIP' {
+  return stableType === 'NodePort' || stableType === 'LoadBalancer' ? 'NodePort' : 'ClusterIP';
+}
+
 export class KubernetesWorkloads implements Workloads {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
@@ -144,7 +155,7 @@ export class KubernetesWorkloads implements Workloads {
         annotations: { [CANARY_OF_ANNOTATION]: target.service },
       },
       spec: {
-        type: 'ClusterIP',
+        type: canaryServiceType(service.spec?.type),
         selector,
         ports: (service.spec?.ports ?? []).map(({ name, port, targetPort, protocol, appProtocol }) => ({
           ...(name !== undefined ? { name } : {}),
@@ -241,11 +252,15 @@ export class KubernetesWorkloads implements Workloads {
           resourceVersion: existing.metadata?.resourceVersion,
           annotations: { ...existing.metadata?.annotations, ...wanted.metadata?.annotations },
         },
-        // The cluster IP is allocated once and immutable: carry it over.
+        // The cluster IP is allocated once and immutable, and node ports once: carry them over.
         spec: {
           ...wanted.spec,
           ...(existing.spec?.clusterIP ? { clusterIP: existing.spec.clusterIP } : {}),
           ...(existing.spec?.clusterIPs ? { clusterIPs: existing.spec.clusterIPs } : {}),
+          ports: wanted.spec?.ports?.map((port) => {
+            const nodePort = wanted.spec?.type === 'NodePort' ? existing.spec?.ports?.find((old) => old.port === port.port)?.nodePort : undefined;
+            return nodePort !== undefined ? { ...port, nodePort } : port;
+          }),
         },
       }),
     });
