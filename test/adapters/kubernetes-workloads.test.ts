@@ -302,6 +302,32 @@ describe('KubernetesWorkloads', () => {
       expect(emulator.get('apps/v1', 'Deployment', 'prod', 'web').metadata.generation).toBe(2);
     });
 
+    it('sets the image only on the Deployment it read: a patch that lands after a newer write changes nothing', async () => {
+      // Prepare: the patch reaches the API server after the client gave up on it, and a rollback's write got there first
+      emulator.seed([stableDeployment()]);
+      const impatient = new KubernetesWorkloads(kubeConfigFor({ server: emulator.url, token: 'secret', timeoutMs: 150 }));
+      const rollbackWrite = () =>
+        fetch(`${emulator.url}/apis/apps/v1/namespaces/prod/deployments/web`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/merge-patch+json', authorization: 'Bearer secret' },
+          body: JSON.stringify({ metadata: { annotations: { 'fledge.dev/status': '{"phase":"RolledBack"}' } } }),
+        });
+      let landed: () => void;
+      const handled = new Promise<void>((resolve) => (landed = resolve));
+      emulator.faults.add({ method: 'PATCH', pathIncludes: '/deployments/web', times: 1, delayMs: 300, onMatch: async () => {
+        await rollbackWrite();
+        setTimeout(landed, 50);
+      } });
+
+      // Act
+      const error = await impatient.setImage('prod', 'web', 'app', NEW_IMAGE).catch((err: unknown) => err);
+      await handled;
+
+      // Assess
+      expect(error).toBeInstanceOf(KubernetesTransientError);
+      expect((await workloads.getContainerImages('prod', 'web')).app).toBe(stableDeployment().spec.template.spec.containers[0].image);
+    });
+
     it('refuses to set the image of a container that does not exist', async () => {
       // Prepare
       emulator.seed([stableDeployment()]);

@@ -308,12 +308,14 @@ export class KubernetesWorkloads implements Workloads {
       }
       if (containers[index].image === image) return;
       try {
-        // A JSON patch addresses the container by index; the `test` makes it fail rather than change another container if the list moved.
+        // A JSON patch addresses the container by index; the tests make it fail rather than change another container if the list
+        // moved, or land late over a newer write (a rollback's, say) should this request outlive its answer: it applies to the object read.
         await this.apps.patchNamespacedDeployment(
           {
             name: deployment,
             namespace,
             body: [
+              { op: 'test', path: '/metadata/resourceVersion', value: found.metadata?.resourceVersion },
               { op: 'test', path: `/spec/template/spec/containers/${index}/name`, value: container },
               { op: 'replace', path: `/spec/template/spec/containers/${index}/image`, value: image },
             ],
@@ -322,11 +324,11 @@ export class KubernetesWorkloads implements Workloads {
         );
         return;
       } catch (err) {
-        // 422: the test failed, the container list changed since the read. Read again.
+        // 422: a test failed, the Deployment changed since the read. Read again.
         if (statusCodeOf(err) !== 422) throw kubernetesError(err, what, { notFound: `Deployment ${namespace}/${deployment} not found` });
       }
     }
-    throw new KubernetesTransientError(`${what} failed: the container list kept changing (${this.conflictAttempts} attempts)`);
+    throw new KubernetesTransientError(`${what} failed: the Deployment kept changing between read and write (${this.conflictAttempts} attempts)`);
   }
 
   async scale(namespace: string, deployment: string, replicas: number): Promise<void> {
