@@ -92,7 +92,9 @@ export interface RolloutState {
 }
 
 const MAX_RECORDS = 10;
-const MAX_QUERY_CHARS = 300;
+/** Enough for a CloudWatch query with its dimensions (an ALB builtin renders to about 800). */
+const MAX_QUERY_CHARS = 1000;
+const MAX_DETAIL_CHARS = 300;
 const MAX_REASON_CHARS = 1000;
 
 function clip(text: string, max: number): string {
@@ -100,7 +102,7 @@ function clip(text: string, max: number): string {
 }
 
 function boundRecord(record: AnalysisRecord): AnalysisRecord {
-  return { ...record, query: clip(record.query, MAX_QUERY_CHARS), detail: clip(record.detail, MAX_QUERY_CHARS) };
+  return { ...record, query: clip(record.query, MAX_QUERY_CHARS), detail: clip(record.detail, MAX_DETAIL_CHARS) };
 }
 
 /** Keep a status within a bounded size, whatever the number of metrics or the length of queries. */

@@ -273,6 +273,11 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     ]);
     // With no value for them from moto, the first analysis fails and everything goes back to stable.
     expect(result.outcome).toBe('rolled_back');
+    // The execution view shows each query whole, the canary's target group in it.
+    expect(result.status?.lastAnalysis?.map((record) => [record.metric, record.query.includes(`"Value":"${world.dimensions[1].Value}"`)])).toEqual([
+      ['request-success-rate', true],
+      ['request-duration', true],
+    ]);
     expect(ingress().spec).toEqual(userIngress().spec);
   });
 });
