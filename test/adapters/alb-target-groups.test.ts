@@ -104,11 +104,12 @@ describe('AlbTargetGroups: finding the binding (Kubernetes API emulator)', () =>
     await emulator.close();
   });
 
-  it('says when the stack has no binding for the canary Service and port, naming the labels and what the stack has', async () => {
-    // Prepare: the stack binds only the stable Service; the canary is bound in another stack
+  it('says when the stack has no binding for the canary Service and port, naming the labels, what the stack has and the other stacks\' bindings', async () => {
+    // Prepare: the stack binds only the stable Service; the canary is bound in two other stacks
     emulator.seed([
       binding('k8s-prod-web-0a1b2c3d4e', 'web', 80, SOME_TG_ARN),
       binding('k8s-prod-webcanar-5f6a7b8c9d', 'web-canary', 80, SOME_TG_ARN, SHOP_GROUP),
+      binding('k8s-prod-webcanar-6a7b8c9d0e', 'web-canary', 80, SOME_TG_ARN, { 'ingress.k8s.aws/stack': 'other' }),
     ]);
 
     // Act
@@ -119,18 +120,32 @@ describe('AlbTargetGroups: finding the binding (Kubernetes API emulator)', () =>
     expect(error.message).toBe(
       "No TargetGroupBinding for Service prod/web-canary port 80 in the Ingress's stack (labels ingress.k8s.aws/stack-namespace=prod,ingress.k8s.aws/stack-name=web): " +
         'the AWS Load Balancer Controller makes one once the Ingress forwards to the Service, so either the canary has no target group yet or the controller is not running ' +
-        "(the stack's bindings: k8s-prod-web-0a1b2c3d4e (Service web port 80))",
+        "(the stack's bindings: k8s-prod-web-0a1b2c3d4e (Service web port 80); in other stacks: k8s-prod-webcanar-5f6a7b8c9d, k8s-prod-webcanar-6a7b8c9d0e)",
     );
   });
 
-  it('lists the bindings with the stack labels as the selector', async () => {
+  it('lists the bindings with the stack labels as the selector, then the namespace\'s when the stack has none for the Service', async () => {
     // Act
     await rejection(adapter.dimensionsOf(CANARY_QUERY));
 
     // Assess
     const lists = emulator.requests.filter((r) => r.method === 'GET' && r.path === '/apis/elbv2.k8s.aws/v1beta1/namespaces/prod/targetgroupbindings');
-    expect(lists).toHaveLength(1);
-    expect(new URLSearchParams(lists[0].query).get('labelSelector')).toBe('ingress.k8s.aws/stack-namespace=prod,ingress.k8s.aws/stack-name=web');
+    expect(lists.map((list) => new URLSearchParams(list.query).get('labelSelector'))).toEqual([
+      'ingress.k8s.aws/stack-namespace=prod,ingress.k8s.aws/stack-name=web',
+      null,
+    ]);
+  });
+
+  it('takes the Service\'s only binding in the namespace when the stack has none: a group set by IngressClassParams', async () => {
+    // Prepare: the Ingress names no group, its IngressClassParams does, so the binding carries that group's label
+    emulator.seed([binding('k8s-prod-webcanar-5f6a7b8c9d', 'web-canary', 80, 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/nowhere/0123456789abcdef', SHOP_GROUP)]);
+
+    // Act: the binding is found; the lookup goes on to its target group (this client reaches no ELB)
+    const error = await rejection(adapter.dimensionsOf(CANARY_QUERY));
+
+    // Assess
+    expect(error.message).not.toMatch(/No TargetGroupBinding/);
+    expect(error.message).toMatch(/TargetGroupBinding prod\/k8s-prod-webcanar-5f6a7b8c9d/);
   });
 
   it('does not take a binding of the canary Service on another port', async () => {

@@ -124,7 +124,11 @@ export class AlbTargetGroups {
     return { targetGroup, loadBalancer: await this.loadBalancerOf(arn, name) };
   }
 
-  /** The one live binding of the query's Service and port among the stack's. */
+  /**
+   * The one live binding of the query's Service and port among the stack's. When the stack has
+   * none, the Service's only binding in the namespace: an IngressGroup set by IngressClassParams
+   * (`spec.group.name`) labels the stack with a group the Ingress itself does not name.
+   */
   private async bindingOf(query: CanaryTargetGroupQuery): Promise<TargetGroupBinding> {
     const { namespace, service, port, stackLabels } = query;
     const labelSelector = Object.entries(stackLabels)
@@ -132,6 +136,31 @@ export class AlbTargetGroups {
       .join(',');
     // An empty selector would take every binding in the namespace for the stack's.
     if (labelSelector === '') throw new RangeError('stackLabels: expected at least one label naming the Ingress stack');
+    const forService = (bindings: TargetGroupBinding[]) =>
+      bindings.filter(
+        (binding) => binding.spec?.serviceRef?.name === service && binding.spec.serviceRef.port !== undefined && String(binding.spec.serviceRef.port) === String(port),
+      );
+    const live = await this.liveBindings(namespace, labelSelector);
+    const matching = forService(live);
+    const wanted = `Service ${namespace}/${service} port ${port} in the Ingress's stack (labels ${labelSelector})`;
+    if (matching.length === 0) {
+      const anyStack = forService(await this.liveBindings(namespace, undefined));
+      if (anyStack.length === 1) return anyStack[0];
+      const others = live.map((b) => `${b.metadata?.name} (Service ${b.spec?.serviceRef?.name} port ${b.spec?.serviceRef?.port})`);
+      throw new MetricProviderError(
+        `No TargetGroupBinding for ${wanted}: the AWS Load Balancer Controller makes one once the Ingress forwards to the Service, ` +
+          `so either the canary has no target group yet or the controller is not running (the stack's bindings: ${others.join(', ') || 'none'}` +
+          `${anyStack.length > 1 ? `; in other stacks: ${anyStack.map((b) => b.metadata?.name).join(', ')}` : ''})`,
+      );
+    }
+    if (matching.length > 1) {
+      throw new MetricProviderError(`${matching.length} TargetGroupBindings for ${wanted}, expected one: ${matching.map((b) => b.metadata?.name).join(', ')}`);
+    }
+    return matching[0];
+  }
+
+  /** The namespace's TargetGroupBindings (those with the labels, when given), less those being deleted: their target groups are on their way out. */
+  private async liveBindings(namespace: string, labelSelector: string | undefined): Promise<TargetGroupBinding[]> {
     let items: TargetGroupBinding[];
     try {
       const list = (await this.api.listNamespacedCustomObject({ ...TARGET_GROUP_BINDINGS, namespace, labelSelector })) as { items?: TargetGroupBinding[] };
@@ -141,23 +170,7 @@ export class AlbTargetGroups {
         notFound: `TargetGroupBindings (${TARGET_GROUP_BINDINGS.group}/${TARGET_GROUP_BINDINGS.version}) are not served by the cluster: is the AWS Load Balancer Controller installed?`,
       });
     }
-    // A binding being deleted is for a target group on its way out.
-    const live = items.filter((binding) => !binding.metadata?.deletionTimestamp);
-    const matching = live.filter(
-      (binding) => binding.spec?.serviceRef?.name === service && binding.spec.serviceRef.port !== undefined && String(binding.spec.serviceRef.port) === String(port),
-    );
-    const wanted = `Service ${namespace}/${service} port ${port} in the Ingress's stack (labels ${labelSelector})`;
-    if (matching.length === 0) {
-      const others = live.map((b) => `${b.metadata?.name} (Service ${b.spec?.serviceRef?.name} port ${b.spec?.serviceRef?.port})`);
-      throw new MetricProviderError(
-        `No TargetGroupBinding for ${wanted}: the AWS Load Balancer Controller makes one once the Ingress forwards to the Service, ` +
-          `so either the canary has no target group yet or the controller is not running (the stack's bindings: ${others.join(', ') || 'none'})`,
-      );
-    }
-    if (matching.length > 1) {
-      throw new MetricProviderError(`${matching.length} TargetGroupBindings for ${wanted}, expected one: ${matching.map((b) => b.metadata?.name).join(', ')}`);
-    }
-    return matching[0];
+    return items.filter((binding) => !binding.metadata?.deletionTimestamp);
   }
 
   private loadBalancerOf(arn: string, binding: string): Promise<string> {
