@@ -280,4 +280,35 @@ describe.skipIf(requireMotoServer().skip)('the rollout state machine on the alb 
     ]);
     expect(ingress().spec).toEqual(userIngress().spec);
   });
+  it('rejects, before writing anything, an Ingress whose action forwards to a target group Fledge cannot weigh', async () => {
+    // Prepare: the stable Service's paths go through an action that also forwards to a target group outside Kubernetes
+    const legacy = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/legacy/0123456789abcdef';
+    await fetch(`${emulator.url}/apis/networking.k8s.io/v1/namespaces/prod/ingresses/web`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({
+        metadata: {
+          annotations: {
+            'alb.ingress.kubernetes.io/actions.web': JSON.stringify({
+              type: 'forward',
+              forwardConfig: { targetGroups: [{ serviceName: 'web', servicePort: 80, weight: 90 }, { targetGroupARN: legacy, weight: 10 }] },
+            }),
+          },
+        },
+        spec: { rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { name: 'use-annotation' } } } }] } }] },
+      }),
+    });
+    emulator.requests.length = 0;
+    const metrics = '      - { name: requests, templateRef: { name: canary-requests }, interval: 1m, thresholdRange: { min: 1 } }';
+
+    // Act
+    const result = await rollout({ 'canary.yaml': albCanaryYaml(metrics), 'requests.yaml': targetGroupSumYaml('canary-requests', 'RequestCount') });
+
+    // Assess
+    expect(result.outcome).toBe('rejected');
+    expect(result.error).toBe('TargetNotFoundError');
+    expect(result.cause).toContain(`targetGroupARN ${legacy}`);
+    expect(emulator.requests.filter((request) => request.method !== 'GET')).toEqual([]);
+    expect(emulator.get('apps/v1', 'Deployment', 'prod', 'web-canary')).toBeUndefined();
+  });
 });
