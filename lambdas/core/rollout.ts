@@ -43,6 +43,8 @@ export interface RolloutPlan {
   readonly threshold: number;
   readonly counting: 'consecutive' | 'cumulative';
   readonly progressDeadlineSeconds: number;
+  /** spec.skipAnalysis: once the canary is ready, promote without shifting traffic or analysing. */
+  readonly skipAnalysis: boolean;
   readonly startedAt: string;
   readonly metrics: readonly ResolvedMetric[];
   /** Flagger webhooks: pre-rollout before the first shift, rollout at the start of each bake, post-rollout at the end. */
@@ -262,4 +264,14 @@ export function promotionBegun(status: Pick<RolloutStatus, 'phase' | 'decision'>
 /** How long a lock may go without a heartbeat before it counts as abandoned. */
 export function lockStaleAfter(plan: Pick<RolloutPlan, 'intervalSeconds' | 'progressDeadlineSeconds'>): number {
   return staleAfterSeconds(plan.intervalSeconds, plan.progressDeadlineSeconds);
+}
+
+/**
+ * What follows a ready canary: the analysis loop, or with spec.skipAnalysis (Flagger's) the
+ * promotion at once, decided here so that a Promote that fails after its write is rolled back
+ * as a promotion (promotionBegun).
+ */
+export function whenCanaryReady(plan: Pick<RolloutPlan, 'skipAnalysis' | 'image'>): Pick<RolloutStatus, 'decision' | 'reason'> | undefined {
+  if (!plan.skipAnalysis) return undefined;
+  return { decision: 'promote', reason: `analysis skipped (spec.skipAnalysis): promoting ${plan.image} without shifting traffic` };
 }

@@ -153,6 +153,7 @@ const canarySchema = z.object({
         { error: 'expected {port}' },
       ),
       progressDeadlineSeconds: positiveInt.optional(),
+      skipAnalysis: z.boolean({ error: 'expected true or false' }).optional(),
       analysis: z.object(
         {
           interval: duration.optional(),
@@ -250,6 +251,8 @@ export interface CanarySpec {
   readonly serviceName: string;
   readonly servicePort: number;
   readonly progressDeadlineSeconds: number;
+  /** Flagger's spec.skipAnalysis: promote once the canary is ready, without shifting traffic or analysing. */
+  readonly skipAnalysis: boolean;
   readonly analysis: {
     readonly interval: string;
     readonly intervalSeconds: number;
@@ -395,6 +398,7 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
     serviceName,
     servicePort: spec.service.port,
     progressDeadlineSeconds: spec.progressDeadlineSeconds ?? 600,
+    skipAnalysis: spec.skipAnalysis ?? false,
     analysis: {
       interval,
       intervalSeconds,

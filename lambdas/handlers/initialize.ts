@@ -77,6 +77,7 @@ export function createInitialize(deps: HandlerDeps) {
       threshold: canary.analysis.threshold,
       counting: canary.fledge.failedCheckCounting,
       progressDeadlineSeconds: canary.progressDeadlineSeconds,
+      skipAnalysis: canary.skipAnalysis,
       startedAt: now,
       metrics,
       webhooks: canary.analysis.webhooks,

@@ -1,6 +1,7 @@
 // Task WaitForCanaryReady: is the canary Deployment rolled out? The state machine waits and asks again until it is.
 import { CanaryNotReadyError } from '../core/errors';
 import { readiness } from '../core/readiness';
+import { whenCanaryReady } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
@@ -17,7 +18,7 @@ export function createWaitForCanaryReady(deps: HandlerDeps) {
       throw new CanaryNotReadyError(`canary Deployment ${target.namespace}/${target.canaryDeployment} is not ready: ${verdict.detail}`);
     }
     const ready = verdict.kind === 'ready';
-    return {
+    const next: RolloutStatus = {
       ...status,
       canaryReady: ready,
       reason: ready
@@ -25,6 +26,10 @@ export function createWaitForCanaryReady(deps: HandlerDeps) {
         : `waiting for canary Deployment ${target.canaryDeployment}: ${verdict.detail}`,
       updatedAt: now.toISOString(),
     };
+    const skip = ready ? whenCanaryReady(rollout) : undefined;
+    if (!skip) return next;
+    await deps.events.record(target, { type: 'Normal', reason: 'AnalysisSkipped', message: skip.reason! });
+    return { ...next, ...skip };
   };
 }
 

@@ -85,6 +85,30 @@ describe('the rollout state machine', () => {
     expect(events().some((e) => e.startsWith('Normal Promoted'))).toBe(true);
   });
 
+  it('promotes without shifting traffic or analysing once the canary is ready, with spec.skipAnalysis (Flagger\'s)', async () => {
+    // Prepare: the Canary as the helper writes it, with skipAnalysis under spec
+    const deps = await prepare({ 'error-rate': [50] });
+    const text = canaryYaml({ analysis: DEFAULT_ANALYSIS }).replace('  progressDeadlineSeconds: 60\n', '  progressDeadlineSeconds: 60\n  skipAnalysis: true\n');
+    await writeFile(join(dir, 'canary.yaml'), text);
+
+    // Act
+    const result = await runRollout({ deps, event: pushEvent, timeFactor: TIME_FACTOR, retryIntervalMs: 10 });
+
+    // Assess
+    expect(result.outcome).toBe('promoted');
+    expect(result.statesEntered).not.toContain('ShiftWeight');
+    expect(result.statesEntered).not.toContain('AnalyzeMetrics');
+    const ready = result.statesEntered.lastIndexOf('IsCanaryReady');
+    expect(result.statesEntered.slice(ready, ready + 2)).toEqual(['IsCanaryReady', 'Promote']);
+    expect(result.statesEntered.slice(-2)).toEqual(['FinalizePromotion', 'Promoted']);
+    expect(metrics!.calls['error-rate'] ?? 0).toBe(0);
+    expect(result.status?.weights).toEqual([]);
+    expect(stableImage()).toBe(PUSHED);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    expect(canaryReplicas()).toBe(0);
+    expect(events()).toContain(`Normal AnalysisSkipped: analysis skipped (spec.skipAnalysis): promoting ${PUSHED} without shifting traffic`);
+  });
+
   it('rolls back on the check that reaches the threshold, not one later, naming metric, value, bound and weight', async () => {
     const result = await run({ 'error-rate': [0.5, 18.7] });
 

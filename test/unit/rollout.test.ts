@@ -1,7 +1,7 @@
 // The rollout plan and status: metric resolution at plan time, bounded status, readable failure reasons.
 import { describe, expect, it } from 'vitest';
 import { SpecValidationError } from '../../lambdas/core/errors';
-import { boundStatus, reasonFromError, resolveMetrics, templateVariables, windowOutsideBake } from '../../lambdas/core/rollout';
+import { boundStatus, promotionBegun, reasonFromError, resolveMetrics, templateVariables, whenCanaryReady, windowOutsideBake } from '../../lambdas/core/rollout';
 import type { AnalysisRecord, RolloutStatus } from '../../lambdas/core/rollout';
 import type { ProviderSpec } from '../../lambdas/core/spec';
 import { rolloutTarget } from '../../lambdas/core/targets';
@@ -293,6 +293,21 @@ describe('boundStatus', () => {
 
     // Assess
     expect(bounded).toEqual(status);
+  });
+});
+
+describe('whenCanaryReady', () => {
+  it('goes on to the analysis loop by default', () => {
+    expect(whenCanaryReady({ skipAnalysis: false, image: 'web@sha256:abc' })).toBeUndefined();
+  });
+
+  it('decides to promote at once with spec.skipAnalysis, so that a failed promotion is rolled back as one', () => {
+    // Act
+    const skip = whenCanaryReady({ skipAnalysis: true, image: 'web@sha256:abc' });
+
+    // Assess
+    expect(skip).toEqual({ decision: 'promote', reason: 'analysis skipped (spec.skipAnalysis): promoting web@sha256:abc without shifting traffic' });
+    expect(promotionBegun({ phase: 'Progressing', ...skip })).toBe(true);
   });
 });
 

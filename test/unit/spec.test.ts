@@ -51,6 +51,7 @@ describe('parseCanary: the seed Canary', () => {
       serviceName: 'web',
       servicePort: 80,
       progressDeadlineSeconds: 600,
+      skipAnalysis: false,
       analysis: {
         interval: '1m',
         intervalSeconds: 60,
@@ -132,6 +133,7 @@ describe('parseCanary: defaults', () => {
       serviceName: 'api',
       servicePort: 8080,
       progressDeadlineSeconds: 600,
+      skipAnalysis: false,
       analysis: {
         interval: '1m',
         intervalSeconds: 60,
@@ -491,6 +493,21 @@ describe('parseCanary: errors name the path and the value', () => {
 
     // Assess
     expect(issues).toEqual(['kind: expected Canary, got "Deployment"']);
+  });
+});
+
+describe('parseCanary: skipAnalysis', () => {
+  it('is false unless the Canary sets it, as in Flagger', () => {
+    expect(seedCanary().skipAnalysis).toBe(false);
+    expect(seedCanary((document) => (document.spec.skipAnalysis = true)).skipAnalysis).toBe(true);
+  });
+
+  it('refuses anything but true or false, naming the path and the value', () => {
+    // Act
+    const error = thrown(() => seedCanary((document) => (document.spec.skipAnalysis = 'yes')));
+
+    // Assess
+    expect((error as SpecValidationError).issues).toEqual(['spec.skipAnalysis: expected true or false, got "yes"']);
   });
 });
 
