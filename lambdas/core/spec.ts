@@ -161,7 +161,10 @@ const canarySchema = z.object({
           maxWeight: weight.optional(),
           stepWeight: weight.optional(),
           stepWeights: z.array(weight, { error: 'expected a list of weights' }).min(1).optional(),
-          iterations: z.number().optional(),
+          iterations: positiveInt.optional(),
+          // Read only to refuse them: dropped silently they would change what the rollout does.
+          match: z.unknown().optional(),
+          mirror: z.boolean({ error: 'expected true or false' }).optional(),
           metrics: z.array(metricSchema, { error: 'expected a list of metrics' }).optional(),
           webhooks: z.array(webhookSchema, { error: 'expected a list of webhooks' }).optional(),
         },
@@ -260,6 +263,8 @@ export interface CanarySpec {
     readonly maxWeight?: number;
     readonly stepWeight?: number;
     readonly stepWeights?: readonly number[];
+    /** Blue/green (Flagger's): this many analyses with no live traffic on the canary, then one with all of it. */
+    readonly iterations?: number;
     readonly metrics: readonly MetricSpec[];
     readonly webhooks: readonly WebhookSpec[];
   };
@@ -339,11 +344,18 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
   const issues: string[] = [];
   const router = normalizeRouter(spec.provider, issues);
 
-  if (analysis.iterations !== undefined && analysis.stepWeight === undefined && analysis.stepWeights === undefined) {
-    issues.push('spec.analysis.iterations: blue/green and A/B testing are not supported; set stepWeight or stepWeights');
+  if (analysis.match !== undefined) {
+    issues.push('spec.analysis.match: A/B testing (routing by header or cookie) is not supported; remove match for blue/green with iterations');
   }
-  if (analysis.stepWeight === undefined && analysis.stepWeights === undefined) {
-    issues.push('spec.analysis: set stepWeight (with maxWeight) or stepWeights, got neither');
+  if (analysis.mirror === true) {
+    issues.push('spec.analysis.mirror: traffic mirroring is not supported; remove it or set it to false');
+  }
+  const weighted = analysis.stepWeight !== undefined || analysis.stepWeights !== undefined;
+  if (analysis.iterations !== undefined && weighted) {
+    issues.push('spec.analysis: set iterations (blue/green) or stepWeight/stepWeights (canary), not both');
+  }
+  if (analysis.iterations === undefined && !weighted) {
+    issues.push('spec.analysis: set stepWeight (with maxWeight), stepWeights, or iterations (blue/green), got none');
   }
   if (analysis.stepWeight !== undefined && analysis.stepWeights !== undefined) {
     issues.push('spec.analysis: set stepWeight or stepWeights, not both');
@@ -406,6 +418,7 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
       maxWeight: analysis.stepWeight !== undefined ? maxWeight : undefined,
       stepWeight: analysis.stepWeight,
       stepWeights: analysis.stepWeights,
+      iterations: analysis.iterations,
       metrics,
       webhooks: (analysis.webhooks ?? []).map((hook) => ({
         name: hook.name,

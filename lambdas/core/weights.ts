@@ -1,8 +1,13 @@
 // Weight progression: the canary weights a rollout steps through, and the step after a decision.
 import type { CanarySpec } from './spec';
 
-/** The canary weights in order: stepWeights as given, or stepWeight up to maxWeight (10/50 → 10,20,30,40,50). */
+/**
+ * The canary weights in order: stepWeights as given, or stepWeight up to maxWeight (10/50 →
+ * 10,20,30,40,50), or for blue/green `iterations` analyses at weight 0 (the canary gets only
+ * the load tests' traffic) and then, as Flagger switches all traffic to it, one at 100.
+ */
 export function weightSteps(analysis: CanarySpec['analysis']): number[] {
+  if (analysis.iterations !== undefined) return [...Array<number>(analysis.iterations).fill(0), 100];
   if (analysis.stepWeights) return [...analysis.stepWeights];
   const step = analysis.stepWeight!;
   const max = analysis.maxWeight ?? 100;

@@ -204,8 +204,11 @@ function planViolations(results: readonly CaseResult[]): Violation[] {
     if (!wholeWait(rollout.intervalSeconds)) {
       problems.push(`intervalSeconds ${rollout.intervalSeconds} is not a whole number of seconds in 1..${MAX_WAIT_SECONDS} (the Bake state's SecondsPath)`);
     }
-    if (rollout.steps.length === 0 || rollout.steps.some((w, i) => !Number.isInteger(w) || w < 1 || w > 100 || (i > 0 && w <= rollout.steps[i - 1]))) {
-      problems.push(`steps ${JSON.stringify(rollout.steps)} are not increasing whole weights in 1..100`);
+    // Canary weights increase; blue/green repeats weight 0 (its iterations) before its one step at 100.
+    const stepOk = (w: number, i: number) =>
+      Number.isInteger(w) && w >= 0 && w <= 100 && (i === 0 || w > rollout.steps[i - 1] || (w === 0 && rollout.steps[i - 1] === 0));
+    if (rollout.steps.length === 0 || !rollout.steps.every(stepOk) || rollout.steps[rollout.steps.length - 1] === 0) {
+      problems.push(`steps ${JSON.stringify(rollout.steps)} are not increasing whole weights in 0..100 (0 repeated only for blue/green) ending above 0`);
     }
     if (!(Number.isInteger(rollout.threshold) && rollout.threshold >= 1)) problems.push(`threshold ${rollout.threshold}`);
     if (!(Number.isInteger(rollout.progressDeadlineSeconds) && rollout.progressDeadlineSeconds >= 1)) {

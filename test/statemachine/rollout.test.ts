@@ -109,6 +109,26 @@ describe('the rollout state machine', () => {
     expect(events()).toContain(`Normal AnalysisSkipped: analysis skipped (spec.skipAnalysis): promoting ${PUSHED} without shifting traffic`);
   });
 
+  it('runs blue/green with iterations: analyses with no live traffic on the canary, one with all of it, then promotes', async () => {
+    const result = await run({ 'error-rate': [0.2] }, { analysis: '    interval: 1m\n    threshold: 1\n    iterations: 2' });
+
+    expect(result.outcome).toBe('promoted');
+    expect(result.statesEntered.filter((s) => s === 'AnalyzeMetrics')).toHaveLength(3);
+    expect(result.status?.weights).toEqual([0, 100]);
+    expect(stableImage()).toBe(PUSHED);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+  });
+
+  it('rolls blue/green back in an iteration, before any live traffic reaches the canary', async () => {
+    const result = await run({ 'error-rate': [0.2, 7] }, { analysis: '    interval: 1m\n    threshold: 1\n    iterations: 3' });
+
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.cause).toBe('error-rate 7 > max 1 (1/1 consecutive failed checks at canary weight 0%)');
+    expect(result.status?.weights).toEqual([0]);
+    expect(stableImage()).toBe(STABLE);
+    expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+  });
+
   it('rolls back on the check that reaches the threshold, not one later, naming metric, value, bound and weight', async () => {
     const result = await run({ 'error-rate': [0.5, 18.7] });
 

@@ -353,14 +353,14 @@ describe('parseCanary: errors name the path and the value', () => {
     expect(issues).toEqual(['spec.analysis.stepWeights[1]: expected a number between 1 and 100, got 120']);
   });
 
-  it('rejects a Canary with neither stepWeight nor stepWeights', () => {
+  it('rejects a Canary with neither stepWeight, stepWeights nor iterations', () => {
     // Act
     const { issues } = canaryIssues((document) => {
       delete document.spec.analysis.stepWeight;
     });
 
     // Assess
-    expect(issues).toEqual(['spec.analysis: set stepWeight (with maxWeight) or stepWeights, got neither']);
+    expect(issues).toEqual(['spec.analysis: set stepWeight (with maxWeight), stepWeights, or iterations (blue/green), got none']);
   });
 
   it('rejects a Canary with both stepWeight and stepWeights', () => {
@@ -373,18 +373,53 @@ describe('parseCanary: errors name the path and the value', () => {
     expect(issues).toEqual(['spec.analysis: set stepWeight or stepWeights, not both']);
   });
 
-  it('rejects blue/green (iterations without weights) as unsupported', () => {
+  it('reads iterations without weights as blue/green', () => {
     // Act
-    const { issues } = canaryIssues((document) => {
+    const canary = seedCanary((document) => {
       delete document.spec.analysis.stepWeight;
       delete document.spec.analysis.maxWeight;
       document.spec.analysis.iterations = 10;
     });
 
     // Assess
+    expect(canary.analysis).toMatchObject({ iterations: 10, stepWeight: undefined, stepWeights: undefined });
+  });
+
+  it('rejects iterations with stepWeight: blue/green or canary, not both', () => {
+    // Act
+    const { issues } = canaryIssues((document) => {
+      document.spec.analysis.iterations = 10;
+    });
+
+    // Assess
+    expect(issues).toEqual(['spec.analysis: set iterations (blue/green) or stepWeight/stepWeights (canary), not both']);
+  });
+
+  it('rejects iterations that are not a positive whole number, with the value', () => {
+    // Act
+    const { issues } = canaryIssues((document) => {
+      delete document.spec.analysis.stepWeight;
+      document.spec.analysis.iterations = 0;
+    });
+
+    // Assess
+    expect(issues).toEqual(['spec.analysis.iterations: expected a positive whole number, got 0']);
+  });
+
+  it('rejects A/B testing (match) and mirroring rather than running something else', () => {
+    // Act
+    const { issues } = canaryIssues((document) => {
+      delete document.spec.analysis.stepWeight;
+      delete document.spec.analysis.maxWeight;
+      document.spec.analysis.iterations = 10;
+      document.spec.analysis.match = [{ headers: { 'x-canary': { exact: 'insider' } } }];
+      document.spec.analysis.mirror = true;
+    });
+
+    // Assess
     expect(issues).toEqual([
-      'spec.analysis.iterations: blue/green and A/B testing are not supported; set stepWeight or stepWeights',
-      'spec.analysis: set stepWeight (with maxWeight) or stepWeights, got neither',
+      'spec.analysis.match: A/B testing (routing by header or cookie) is not supported; remove match for blue/green with iterations',
+      'spec.analysis.mirror: traffic mirroring is not supported; remove it or set it to false',
     ]);
   });
 

@@ -4,7 +4,7 @@ import type { CanarySpec } from '../../lambdas/core/spec';
 import { appendWeight, nextStepIndex, routeWeights, weightSteps, weightsDiffer } from '../../lambdas/core/weights';
 import { seedCanary } from './seed';
 
-function analysis(weights: Pick<CanarySpec['analysis'], 'stepWeight' | 'maxWeight' | 'stepWeights'>): CanarySpec['analysis'] {
+function analysis(weights: Pick<CanarySpec['analysis'], 'stepWeight' | 'maxWeight' | 'stepWeights' | 'iterations'>): CanarySpec['analysis'] {
   return { interval: '1m', intervalSeconds: 60, threshold: 3, metrics: [], webhooks: [], ...weights };
 }
 
@@ -34,6 +34,10 @@ describe('weightSteps', () => {
 
   it('uses stepWeights as given', () => {
     expect(weightSteps(analysis({ stepWeights: [1, 5, 25, 80] }))).toEqual([1, 5, 25, 80]);
+  });
+
+  it('runs blue/green as iterations at weight 0 (load tests only), then one analysis with all the traffic, as Flagger', () => {
+    expect(weightSteps(analysis({ iterations: 3 }))).toEqual([0, 0, 0, 100]);
   });
 
   it('returns a copy, so a caller cannot change the spec through it', () => {
