@@ -153,6 +153,16 @@ const canarySchema = z.object({
         { error: 'expected {port}' },
       ),
       progressDeadlineSeconds: positiveInt.optional(),
+      ingressRef: z
+        .object(
+          {
+            apiVersion: z.string().optional(),
+            kind: z.literal('Ingress', { error: 'expected Ingress' }).optional(),
+            name,
+          },
+          { error: 'expected {kind: Ingress, name}' },
+        )
+        .optional(),
       skipAnalysis: z.boolean({ error: 'expected true or false' }).optional(),
       analysis: z.object(
         {
@@ -274,6 +284,7 @@ export interface CanarySpec {
     readonly tagPattern: string;
     readonly container?: string;
     readonly cluster?: string;
+    /** The routing object: spec.fledge.route, else Flagger's spec.ingressRef.name (nginx, alb), else the Service name. */
     readonly route: string;
     readonly failedCheckCounting: 'consecutive' | 'cumulative';
     readonly metricsServer?: string;
@@ -349,6 +360,14 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
   }
   if (analysis.mirror === true) {
     issues.push('spec.analysis.mirror: traffic mirroring is not supported; remove it or set it to false');
+  }
+  if (spec.ingressRef && router !== 'nginx' && router !== 'alb') {
+    issues.push(`spec.ingressRef: names the Ingress of the nginx or alb router; this Canary's router is ${router} (set spec.fledge.route for its route)`);
+  }
+  if (spec.ingressRef && spec.fledge?.route !== undefined && spec.fledge.route !== spec.ingressRef.name) {
+    issues.push(
+      `spec.fledge.route: ${showValue(spec.fledge.route)} names another Ingress than spec.ingressRef.name ${showValue(spec.ingressRef.name)}; set one of them`,
+    );
   }
   const weighted = analysis.stepWeight !== undefined || analysis.stepWeights !== undefined;
   if (analysis.iterations !== undefined && weighted) {
@@ -433,7 +452,7 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
       tagPattern: spec.fledge?.tagPattern ?? '.*',
       container: spec.fledge?.container,
       cluster: spec.fledge?.cluster,
-      route: spec.fledge?.route ?? serviceName,
+      route: spec.fledge?.route ?? spec.ingressRef?.name ?? serviceName,
       failedCheckCounting: spec.fledge?.failedCheckCounting ?? 'consecutive',
       metricsServer: spec.fledge?.metricsServer,
     },

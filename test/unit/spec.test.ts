@@ -531,6 +531,59 @@ describe('parseCanary: errors name the path and the value', () => {
   });
 });
 
+describe('parseCanary: ingressRef', () => {
+  const ingressRef = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'public' };
+
+  it('takes Flagger\'s spec.ingressRef as the route of the nginx and alb routers', () => {
+    for (const provider of ['nginx', 'alb']) {
+      const canary = seedCanary((document) => {
+        document.spec.provider = provider;
+        document.spec.ingressRef = ingressRef;
+      });
+      expect(canary.fledge.route).toBe('public');
+    }
+  });
+
+  it('refuses it on a router that routes with something else than an Ingress', () => {
+    // Act
+    const error = thrown(() => seedCanary((document) => (document.spec.ingressRef = ingressRef)));
+
+    // Assess
+    expect((error as SpecValidationError).issues).toEqual([
+      'spec.ingressRef: names the Ingress of the nginx or alb router; this Canary\'s router is gatewayapi (set spec.fledge.route for its route)',
+    ]);
+  });
+
+  it('refuses it beside a spec.fledge.route naming another Ingress', () => {
+    // Act
+    const error = thrown(() =>
+      seedCanary((document) => {
+        document.spec.provider = 'nginx';
+        document.spec.ingressRef = ingressRef;
+        document.spec.fledge = { route: 'web' };
+      }),
+    );
+
+    // Assess
+    expect((error as SpecValidationError).issues).toEqual([
+      'spec.fledge.route: "web" names another Ingress than spec.ingressRef.name "public"; set one of them',
+    ]);
+  });
+
+  it('refuses a kind other than Ingress, with the path', () => {
+    // Act
+    const error = thrown(() =>
+      seedCanary((document) => {
+        document.spec.provider = 'nginx';
+        document.spec.ingressRef = { ...ingressRef, kind: 'HTTPRoute' };
+      }),
+    );
+
+    // Assess
+    expect((error as SpecValidationError).issues).toEqual(['spec.ingressRef.kind: expected Ingress, got "HTTPRoute"']);
+  });
+});
+
 describe('parseCanary: skipAnalysis', () => {
   it('is false unless the Canary sets it, as in Flagger', () => {
     expect(seedCanary().skipAnalysis).toBe(false);

@@ -5,7 +5,7 @@ import type { BuiltinMetric, BuiltinTemplate } from '../builtin-metrics';
 // that is still the apex Ingress (the canary Ingress only adds an alternative backend to the apex's
 // locations), and `canary` names that alternative backend, empty for requests the stable Service
 // served. Flagger's `{{ ingress }}` is likewise the apex (spec.ingressRef.name); Fledge's is the
-// route it adopts (spec.fledge.route, by default the Service name).
+// route it adopts (spec.fledge.route, else spec.ingressRef.name, else the Service name).
 const CANARY_REQUESTS = 'namespace="{{ namespace }}",ingress="{{ ingress }}",canary!=""';
 
 export const NGINX_PROMETHEUS: Record<BuiltinMetric, BuiltinTemplate> = {
