@@ -164,6 +164,7 @@ const canarySchema = z.object({
         )
         .optional(),
       skipAnalysis: z.boolean({ error: 'expected true or false' }).optional(),
+      suspend: z.boolean({ error: 'expected true or false' }).optional(),
       analysis: z.object(
         {
           interval: duration.optional(),
@@ -266,6 +267,8 @@ export interface CanarySpec {
   readonly progressDeadlineSeconds: number;
   /** Flagger's spec.skipAnalysis: promote once the canary is ready, without shifting traffic or analysing. */
   readonly skipAnalysis: boolean;
+  /** Flagger's spec.suspend: the Canary's pushes start no rollout (Ignored, with the reason). */
+  readonly suspend: boolean;
   readonly analysis: {
     readonly interval: string;
     readonly intervalSeconds: number;
@@ -430,6 +433,7 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
     servicePort: spec.service.port,
     progressDeadlineSeconds: spec.progressDeadlineSeconds ?? 600,
     skipAnalysis: spec.skipAnalysis ?? false,
+    suspend: spec.suspend ?? false,
     analysis: {
       interval,
       intervalSeconds,

@@ -20,7 +20,13 @@ function claims(canary: CanarySpec, push: ImagePush): boolean {
 export function matchTarget(canaries: readonly CanarySpec[], push: ImagePush): TargetMatch {
   const matches = canaries.filter((canary) => claims(canary, push));
   const pushed = `${push.repository}:${push.tag ?? '<no tag>'}`;
-  if (matches.length === 1) return { kind: 'matched', canary: matches[0] };
+  if (matches.length === 1) {
+    const [canary] = matches;
+    if (canary.suspend) {
+      return { kind: 'ignored', reason: `Canary ${canary.namespace}/${canary.name} claims ${pushed} but is suspended (spec.suspend: true)` };
+    }
+    return { kind: 'matched', canary };
+  }
   if (matches.length > 1) {
     throw new SpecValidationError(
       `image ${pushed} is claimed by ${matches.length} Canaries (${matches.map((c) => `${c.namespace}/${c.name}`).join(', ')}): ` +

@@ -52,6 +52,7 @@ describe('parseCanary: the seed Canary', () => {
       servicePort: 80,
       progressDeadlineSeconds: 600,
       skipAnalysis: false,
+      suspend: false,
       analysis: {
         interval: '1m',
         intervalSeconds: 60,
@@ -134,6 +135,7 @@ describe('parseCanary: defaults', () => {
       servicePort: 8080,
       progressDeadlineSeconds: 600,
       skipAnalysis: false,
+      suspend: false,
       analysis: {
         interval: '1m',
         intervalSeconds: 60,

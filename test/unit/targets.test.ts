@@ -36,6 +36,19 @@ describe('matchTarget', () => {
     expect(match).toEqual({ kind: 'matched', canary: web });
   });
 
+  it('ignores a push for a suspended Canary, saying so (Flagger\'s spec.suspend)', () => {
+    // Prepare
+    const suspended = seedCanary((document) => {
+      document.spec.suspend = true;
+    });
+
+    // Act
+    const match = matchTarget([suspended, api], push('web', '1.4.2'));
+
+    // Assess
+    expect(match).toEqual({ kind: 'ignored', reason: 'Canary prod/web claims web:1.4.2 but is suspended (spec.suspend: true)' });
+  });
+
   it('matches a nested repository name exactly', () => {
     expect(matchTarget([web, api], push('team/api', 'latest'))).toEqual({ kind: 'matched', canary: api });
   });
