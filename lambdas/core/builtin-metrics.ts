@@ -22,19 +22,23 @@ const POD = 'namespace="{{ namespace }}",kubernetes_pod_name=~"{{ target }}-[0-9
 /** Routers whose builtins run on the metrics server; ALB's run on CloudWatch (albBuiltin). */
 export type MetricsServerRouter = Exclude<RouterType, 'alb'>;
 
-const PROMETHEUS: Record<MetricsServerRouter, Record<BuiltinMetric, BuiltinTemplate>> = {
-  gatewayapi: {
-    'request-success-rate': {
-      query:
-        `sum(rate(http_requests_total{${POD},status!~"5.."}[{{ interval }}]))` +
-        ` / sum(rate(http_requests_total{${POD}}[{{ interval }}])) * 100`,
-    },
-    'request-duration': {
-      query: `histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{${POD}}[{{ interval }}])) by (le)) * 1000`,
-    },
+/** The app's own request counter and latency histogram, for routers that have no metrics of their own. */
+const APP_PROMETHEUS: Record<BuiltinMetric, BuiltinTemplate> = {
+  'request-success-rate': {
+    query:
+      `sum(rate(http_requests_total{${POD},status!~"5.."}[{{ interval }}]))` +
+      ` / sum(rate(http_requests_total{${POD}}[{{ interval }}])) * 100`,
   },
+  'request-duration': {
+    query: `histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{${POD}}[{{ interval }}])) by (le)) * 1000`,
+  },
+};
+
+const PROMETHEUS: Record<MetricsServerRouter, Record<BuiltinMetric, BuiltinTemplate>> = {
+  gatewayapi: APP_PROMETHEUS,
   nginx: NGINX_PROMETHEUS,
   istio: ISTIO_PROMETHEUS,
+  kubernetes: APP_PROMETHEUS,
 };
 
 // A web metrics server answers GET /stats?namespace=&workload=&interval= with

@@ -18,6 +18,7 @@ const ROUTERS: Readonly<Record<string, RouterType>> = {
   nginx: 'nginx',
   istio: 'istio',
   alb: 'alb',
+  kubernetes: 'kubernetes',
 };
 export const SUPPORTED_ROUTERS = Object.keys(ROUTERS);
 /** Router used when a Canary has no spec.provider (Flagger takes it from its controller flag). */
@@ -25,7 +26,7 @@ export const DEFAULT_ROUTER = 'gatewayapi:v1';
 /** Metric providers a MetricTemplate (or the metrics server for builtins) can use. */
 export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web', 'cloudwatch'] as const;
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
-export type RouterType = 'gatewayapi' | 'nginx' | 'istio' | 'alb';
+export type RouterType = 'gatewayapi' | 'nginx' | 'istio' | 'alb' | 'kubernetes';
 /** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
 export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'] as const;
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
@@ -376,7 +377,10 @@ export function parseCanary(document: unknown, source = 'Canary'): CanarySpec {
   if (analysis.iterations !== undefined && weighted) {
     issues.push('spec.analysis: set iterations (blue/green) or stepWeight/stepWeights (canary), not both');
   }
-  if (analysis.iterations === undefined && !weighted) {
+  if (router === 'kubernetes' && (analysis.iterations === undefined || weighted)) {
+    issues.push('spec.provider: kubernetes has no router to shift traffic with, so it runs blue/green only, as in Flagger: set spec.analysis.iterations and no stepWeight or stepWeights');
+  }
+  if (analysis.iterations === undefined && !weighted && router !== 'kubernetes') {
     issues.push('spec.analysis: set stepWeight (with maxWeight), stepWeights, or iterations (blue/green), got none');
   }
   if (analysis.stepWeight !== undefined && analysis.stepWeights !== undefined) {

@@ -13,6 +13,7 @@ export const ROUTER_VARIABLES: Readonly<Record<RouterType, readonly string[]>> =
   nginx: [],
   istio: [],
   alb: ['targetGroup', 'loadBalancer'],
+  kubernetes: [],
 };
 
 const routersProviding = (key: string): RouterType[] =>

@@ -1,13 +1,17 @@
 // Weight progression: the canary weights a rollout steps through, and the step after a decision.
-import type { CanarySpec } from './spec';
+import type { CanarySpec, RouterType } from './spec';
 
 /**
  * The canary weights in order: stepWeights as given, or stepWeight up to maxWeight (10/50 →
  * 10,20,30,40,50), or for blue/green `iterations` analyses at weight 0 (the canary gets only
- * the load tests' traffic) and then, as Flagger switches all traffic to it, one at 100.
+ * the load tests' traffic) and then, as Flagger switches all traffic to it, one at 100 —
+ * except on the `kubernetes` router, which has no traffic to switch (Flagger's neither).
  */
-export function weightSteps(analysis: CanarySpec['analysis']): number[] {
-  if (analysis.iterations !== undefined) return [...Array<number>(analysis.iterations).fill(0), 100];
+export function weightSteps(analysis: CanarySpec['analysis'], router: RouterType): number[] {
+  if (analysis.iterations !== undefined) {
+    const iterations = Array<number>(analysis.iterations).fill(0);
+    return router === 'kubernetes' ? iterations : [...iterations, 100];
+  }
   if (analysis.stepWeights) return [...analysis.stepWeights];
   const step = analysis.stepWeight!;
   const max = analysis.maxWeight ?? 100;

@@ -18,6 +18,7 @@ import { AlbRouter } from '../adapters/routers/alb-router';
 import { AlbTargetGroups } from '../adapters/routers/alb-target-groups';
 import { GatewayApiRouter } from '../adapters/routers/gateway-api-router';
 import { IstioRouter } from '../adapters/routers/istio-router';
+import { KubernetesServiceRouter } from '../adapters/routers/kubernetes-router';
 import { NginxRouter } from '../adapters/routers/nginx-router';
 import type { ProviderSpec, RouterType } from '../core/spec';
 import type { MetricProvider } from '../ports/metric-provider';
@@ -93,6 +94,7 @@ export function buildDeps(config: FledgeConfig): HandlerDeps {
     istio: new IstioRouter(kubeConfig),
     // The canary target group's load balancer is read with the function role, in the target group's region.
     alb: new AlbRouter(kubeConfig, { targetGroups: new AlbTargetGroups(kubeConfig, { timeoutMs: config.metricTimeoutMs }) }),
+    kubernetes: new KubernetesServiceRouter(),
   };
   return {
     loadManifests: () => loadManifestFolder(config.manifestsDir),

@@ -72,7 +72,7 @@ export function createInitialize(deps: HandlerDeps) {
       image: push.image,
       tag: push.tag,
       previousImage,
-      steps: weightSteps(canary.analysis),
+      steps: weightSteps(canary.analysis, canary.router),
       intervalSeconds: canary.analysis.intervalSeconds,
       threshold: canary.analysis.threshold,
       counting: canary.fledge.failedCheckCounting,

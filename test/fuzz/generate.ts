@@ -539,7 +539,7 @@ const DOC_MUTATIONS: Record<string, DocMutation> = {
     return `${FILE_OF[doc]}: provider type ${JSON.stringify(docs[doc].spec.provider.type)}`;
   },
   'unknown-router': (r, docs) => {
-    docs.canary.spec.provider = r.pick(['istio', 'linkerd', 'nginx', 'alb', 'ALB', 'gatewayapi:v2', 'kubernetes', 'appmesh', '', 'GatewayAPI', 'gatewayapi:v1 ']);
+    docs.canary.spec.provider = r.pick(['istio', 'linkerd', 'nginx', 'alb', 'ALB', 'gatewayapi:v2', 'kubernetes', 'Kubernetes', 'appmesh', '', 'GatewayAPI', 'gatewayapi:v1 ']);
     return `spec.provider ${JSON.stringify(docs.canary.spec.provider)}`;
   },
   duration: (r, docs) => {

@@ -119,6 +119,22 @@ describe('the rollout state machine', () => {
     expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
   });
 
+  it('runs blue/green on the kubernetes router without touching any route, then promotes', async () => {
+    const route = emulator.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'prod', 'web');
+    const canary = canaryYaml({ analysis: '    interval: 1m\n    threshold: 1\n    iterations: 2' }).replace('spec:\n', 'spec:\n  provider: kubernetes\n');
+    const deps = await prepare({ 'error-rate': [0.2] });
+    await writeFile(join(dir, 'canary.yaml'), canary);
+
+    const result = await runRollout({ deps, event: pushEvent, timeFactor: TIME_FACTOR, retryIntervalMs: 10 });
+
+    expect(result.outcome).toBe('promoted');
+    expect(result.statesEntered.filter((s) => s === 'AnalyzeMetrics')).toHaveLength(2);
+    expect(result.status?.weights).toEqual([0]);
+    expect(stableImage()).toBe(PUSHED);
+    expect(emulator.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'prod', 'web')).toEqual(route);
+    expect(writes().filter((r) => r.path.includes('httproutes'))).toEqual([]);
+  });
+
   it('rolls blue/green back in an iteration, before any live traffic reaches the canary', async () => {
     const result = await run({ 'error-rate': [0.2, 7] }, { analysis: '    interval: 1m\n    threshold: 1\n    iterations: 3' });
 

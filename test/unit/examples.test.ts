@@ -35,14 +35,14 @@ describe('examples/', () => {
       failedCheckCounting: 'cumulative',
       metricsServer: 'prometheus:http://prometheus.monitoring:9090',
     });
-    expect(weightSteps(api.analysis)).toEqual([5, 25, 50, 75]);
+    expect(weightSteps(api.analysis, api.router)).toEqual([5, 25, 50, 75]);
   });
 
   it('loads the demo manifests (the seed Canary unchanged, and the web error-rate template)', async () => {
     const { canaries, templates } = await loadManifestFolder(folder('../../local/demo/manifests/'));
 
     expect(canaries).toHaveLength(1);
-    expect(weightSteps(canaries[0].analysis)).toEqual([10, 20, 30, 40, 50]);
+    expect(weightSteps(canaries[0].analysis, canaries[0].router)).toEqual([10, 20, 30, 40, 50]);
     expect(templates[0].provider).toMatchObject({ type: 'web', jsonPath: '$.errorRate' });
   });
 });

@@ -432,7 +432,7 @@ describe('parseCanary: errors name the path and the value', () => {
     });
 
     // Assess
-    expect(issues).toEqual(['spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb']);
+    expect(issues).toEqual(['spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb, kubernetes']);
   });
 
   it('rejects two metrics with the same name', () => {
@@ -504,7 +504,7 @@ describe('parseCanary: errors name the path and the value', () => {
 
     // Assess
     expect(issues).toEqual([
-      'spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb',
+      'spec.provider: unsupported router "linkerd"; supported: gatewayapi:v1, gatewayapi:v1beta1, gatewayapi, nginx, istio, alb, kubernetes',
       'spec.analysis.stepWeight: must not exceed maxWeight (50), got 60',
       'spec.analysis.metrics[0].thresholdRange: min > max (min 5, max 1)',
     ]);
@@ -583,6 +583,32 @@ describe('parseCanary: ingressRef', () => {
 
     // Assess
     expect((error as SpecValidationError).issues).toEqual(['spec.ingressRef.kind: expected Ingress, got "HTTPRoute"']);
+  });
+});
+
+describe('parseCanary: the kubernetes router', () => {
+  it('runs blue/green only, as Flagger\'s kubernetes provider: iterations and no weights', () => {
+    // Act
+    const canary = seedCanary((document) => {
+      document.spec.provider = 'kubernetes';
+      delete document.spec.analysis.stepWeight;
+      delete document.spec.analysis.maxWeight;
+      document.spec.analysis.iterations = 5;
+    });
+
+    // Assess
+    expect(canary.router).toBe('kubernetes');
+    expect(canary.analysis.iterations).toBe(5);
+  });
+
+  it('refuses weights, which it has no router to set', () => {
+    // Act
+    const error = thrown(() => seedCanary((document) => (document.spec.provider = 'kubernetes')));
+
+    // Assess
+    expect((error as SpecValidationError).issues).toEqual([
+      'spec.provider: kubernetes has no router to shift traffic with, so it runs blue/green only, as in Flagger: set spec.analysis.iterations and no stepWeight or stepWeights',
+    ]);
   });
 });
 

@@ -14,30 +14,34 @@ describe('weightSteps', () => {
     const canary = seedCanary();
 
     // Act
-    const steps = weightSteps(canary.analysis);
+    const steps = weightSteps(canary.analysis, canary.router);
 
     // Assess
     expect(steps).toEqual([10, 20, 30, 40, 50]);
   });
 
   it('ends on maxWeight when stepWeight does not divide it: 30/50 → 30, 50', () => {
-    expect(weightSteps(analysis({ stepWeight: 30, maxWeight: 50 }))).toEqual([30, 50]);
+    expect(weightSteps(analysis({ stepWeight: 30, maxWeight: 50 }), 'gatewayapi')).toEqual([30, 50]);
   });
 
   it('runs one step when stepWeight equals maxWeight', () => {
-    expect(weightSteps(analysis({ stepWeight: 50, maxWeight: 50 }))).toEqual([50]);
+    expect(weightSteps(analysis({ stepWeight: 50, maxWeight: 50 }), 'gatewayapi')).toEqual([50]);
   });
 
   it('goes up to 100 when maxWeight is not set', () => {
-    expect(weightSteps(analysis({ stepWeight: 25 }))).toEqual([25, 50, 75, 100]);
+    expect(weightSteps(analysis({ stepWeight: 25 }), 'gatewayapi')).toEqual([25, 50, 75, 100]);
   });
 
   it('uses stepWeights as given', () => {
-    expect(weightSteps(analysis({ stepWeights: [1, 5, 25, 80] }))).toEqual([1, 5, 25, 80]);
+    expect(weightSteps(analysis({ stepWeights: [1, 5, 25, 80] }), 'gatewayapi')).toEqual([1, 5, 25, 80]);
   });
 
   it('runs blue/green as iterations at weight 0 (load tests only), then one analysis with all the traffic, as Flagger', () => {
-    expect(weightSteps(analysis({ iterations: 3 }))).toEqual([0, 0, 0, 100]);
+    expect(weightSteps(analysis({ iterations: 3 }), 'gatewayapi')).toEqual([0, 0, 0, 100]);
+  });
+
+  it('runs blue/green on the kubernetes router without the switch: it has no traffic to move, as in Flagger', () => {
+    expect(weightSteps(analysis({ iterations: 3 }), 'kubernetes')).toEqual([0, 0, 0]);
   });
 
   it('returns a copy, so a caller cannot change the spec through it', () => {
@@ -45,7 +49,7 @@ describe('weightSteps', () => {
     const spec = analysis({ stepWeights: [10, 20] });
 
     // Act
-    weightSteps(spec).push(99);
+    weightSteps(spec, 'gatewayapi').push(99);
 
     // Assess
     expect(spec.stepWeights).toEqual([10, 20]);
