@@ -16,6 +16,7 @@ import { createNotifyRollbackFailed } from '../lambdas/handlers/notify-rollback-
 import { createPromote } from '../lambdas/handlers/promote';
 import { createRollback } from '../lambdas/handlers/rollback';
 import { createShiftWeight } from '../lambdas/handlers/shift-weight';
+import { createConfirmGate } from '../lambdas/handlers/confirm-gate';
 import { createWaitForCanaryReady } from '../lambdas/handlers/wait-for-canary-ready';
 import { createWaitForStableRollout } from '../lambdas/handlers/wait-for-stable-rollout';
 
@@ -30,6 +31,7 @@ const HANDLERS: Record<string, (deps: HandlerDeps) => (input: never) => Promise<
   CreateCanaryFunctionArn: createCreateCanary,
   WaitForCanaryReadyFunctionArn: createWaitForCanaryReady,
   ShiftWeightFunctionArn: createShiftWeight,
+  ConfirmGateFunctionArn: createConfirmGate,
   AnalyzeMetricsFunctionArn: createAnalyzeMetrics,
   PromoteFunctionArn: createPromote,
   WaitForStableRolloutFunctionArn: createWaitForStableRollout,

@@ -84,6 +84,8 @@ export interface DecisionInput {
   readonly counting: Counting;
   readonly weight: number;
   readonly isLastStep: boolean;
+  /** A Flagger rollback webhook asked for a rollback (rollbackRequest): rolls back whatever the checks say. */
+  readonly rollbackRequested?: string;
 }
 
 /**
@@ -95,6 +97,7 @@ export function decide(input: DecisionInput): AnalysisOutcome {
   const failed = failing.length > 0;
   const failedChecks = countFailedChecks(input.failedChecksBefore, failed, input.counting);
   const at = `at canary weight ${input.weight}%`;
+  if (input.rollbackRequested) return { decision: 'rollback', failedChecks, reason: `${input.rollbackRequested} ${at}` };
   if (failed) {
     const tally = `${failedChecks}/${input.threshold} ${input.counting} failed checks ${at}`;
     const what = failing.map((check) => check.detail).join('; ');

@@ -71,6 +71,11 @@ export class SupersededError extends Error {
   override readonly name = 'SupersededError';
 }
 
+/** A Flagger rollback webhook answered 2xx: someone asked for this rollout to be rolled back. */
+export class RollbackRequestedError extends Error {
+  override readonly name = 'RollbackRequestedError';
+}
+
 /** The canary Deployment no longer runs the image this rollout created it with. */
 export class CanaryDriftError extends Error {
   override readonly name = 'CanaryDriftError';

@@ -9,6 +9,7 @@ import type { CanarySpec, MetricTemplateSpec, ProviderSpec, RouterType, Threshol
 import { renderTemplate, routerVariableStandIns } from './template';
 import type { TemplateVariables } from './template';
 import type { RolloutTarget } from '../ports/target';
+import type { GateStatus } from './gates';
 
 /** A metric with its query template and provider resolved (templateRef, builtin or inline). */
 export interface ResolvedMetric {
@@ -49,6 +50,8 @@ export interface RolloutPlan {
   readonly metrics: readonly ResolvedMetric[];
   /** Flagger webhooks: pre-rollout before the first shift, rollout at the start of each bake, post-rollout at the end. */
   readonly webhooks: readonly WebhookSpec[];
+  /** The Canary has confirm-* webhooks: the state machine asks them (ConfirmGate) before the moves they gate. */
+  readonly gated: boolean;
 }
 
 export type Phase =
@@ -56,6 +59,7 @@ export type Phase =
   | 'Superseded'
   | 'Initialized'
   | 'Progressing'
+  | 'Waiting'
   | 'Promoting'
   | 'Promoted'
   | 'RolledBack';
@@ -85,6 +89,8 @@ export interface RolloutStatus {
   readonly stableReady?: boolean;
   /** When Promote first set the new image on the stable Deployment. */
   readonly promotionStartedAt?: string;
+  /** The gate ConfirmGate last asked, and whether it is open; `none` when no gate stands before the next move. */
+  readonly gate?: GateStatus;
   readonly updatedAt: string;
 }
 

@@ -28,7 +28,15 @@ export const SUPPORTED_METRIC_PROVIDERS = ['prometheus', 'web', 'cloudwatch'] as
 export type MetricProviderType = (typeof SUPPORTED_METRIC_PROVIDERS)[number];
 export type RouterType = 'gatewayapi' | 'nginx' | 'istio' | 'alb' | 'kubernetes';
 /** Flagger webhook types Fledge calls: before the first shift, at the start of every bake, after the end. */
-export const SUPPORTED_WEBHOOK_TYPES = ['pre-rollout', 'rollout', 'post-rollout'] as const;
+export const SUPPORTED_WEBHOOK_TYPES = [
+  'confirm-rollout',
+  'pre-rollout',
+  'rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'post-rollout',
+  'rollback',
+] as const;
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -105,11 +113,10 @@ const metricSchema = z.object({
 
 const webhookSchema = z.object({
   name: z.string({ error: 'expected a webhook name' }).min(1),
-  // Flagger's gates (confirm-*), manual rollback and event hooks are refused, not ignored:
-  // a skipped confirm-promotion would promote without the approval its author asked for.
+  // Flagger's event hooks are refused, not ignored, like any type Fledge does not run.
   type: z
     .enum(SUPPORTED_WEBHOOK_TYPES, {
-      error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')}); confirm-*, rollback and event hooks are not supported yet`,
+      error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')}); event hooks are not supported yet`,
     })
     .default('rollout'),
   url: httpUrl,

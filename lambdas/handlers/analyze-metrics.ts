@@ -8,6 +8,8 @@ import { NO_DATA } from '../ports/metric-provider';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 import { assertOwner } from './ownership';
+import { callHooks } from './webhooks';
+import { rollbackRequest } from '../core/gates';
 
 async function measure(deps: HandlerDeps, rendered: string, metric: ResolvedMetric, end: Date): Promise<Measurement> {
   try {
@@ -59,7 +61,9 @@ export function createAnalyzeMetrics(deps: HandlerDeps) {
     const router = await routerVariables(deps, rollout);
     const measured = await Promise.all(rollout.metrics.map((metric) => analyzeOne(deps, rollout, metric, router, status.weight, end)));
     const records = [...(status.hookChecks ?? []), ...measured];
+    const rollbackRequested = rollbackRequest(await callHooks(deps, rollout, 'rollback', 'Progressing'));
     const outcome = decide({
+      rollbackRequested,
       checks: records,
       failedChecksBefore: status.failedChecks,
       threshold: rollout.threshold,

@@ -7,6 +7,7 @@ import { parseMetricsServer } from '../core/spec';
 import { alreadyRuns, matchTarget, rolloutTarget, selectContainer } from '../core/targets';
 import { decideLock, staleAfterSeconds } from '../core/lock';
 import { weightSteps } from '../core/weights';
+import { isGated } from '../core/gates';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
 
@@ -81,6 +82,7 @@ export function createInitialize(deps: HandlerDeps) {
       startedAt: now,
       metrics,
       webhooks: canary.analysis.webhooks,
+      gated: isGated(canary.analysis.webhooks),
     };
     const status: RolloutStatus = {
       phase: 'Initialized',

@@ -247,6 +247,7 @@ describe.skipIf(requireMotoServer().skip)('CloudWatchProvider against moto_serve
       threshold: 2,
       counting: 'consecutive',
       metrics: [metric('requests', 'Requests', 1000), metric('errors', 'Errors', 1)],
+      webhooks: [],
     } as unknown as RolloutPlan;
     const status: RolloutStatus = { phase: 'Progressing', stepIndex: 0, weight: 10, weights: [10], failedChecks: 0, updatedAt: now.toISOString() };
     const deps = {

@@ -308,13 +308,74 @@ describe('the rollout state machine', () => {
     expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
   });
 
-  it('rejects a Flagger gate it cannot honour instead of skipping it', async () => {
-    const result = await run({ 'error-rate': [0] }, { webhooks: hook('approve', 'confirm-promotion', '/ok') });
+  it('rejects a Flagger event webhook it does not run instead of skipping it', async () => {
+    const result = await run({ 'error-rate': [0] }, { webhooks: hook('slack', 'event', '/ok') });
 
     expect(result.outcome).toBe('rejected');
-    expect(result.cause).toContain('spec.analysis.webhooks[0].type: expected a webhook type Fledge runs (pre-rollout, rollout, post-rollout)');
-    expect(result.cause).toContain('got "confirm-promotion"');
+    expect(result.cause).toContain('spec.analysis.webhooks[0].type: expected a webhook type Fledge runs (confirm-rollout, pre-rollout, rollout');
+    expect(result.cause).toContain('got "event"');
     expect(writes()).toEqual([]);
+  });
+
+  describe('gates (confirm-* webhooks) and rollback webhooks', () => {
+    const gateStates = (states: string[]) => states.filter((s) => ['ConfirmGate', 'WaitAtGate', 'ShiftWeight', 'Promote'].includes(s));
+
+    it('holds every traffic move until confirm-rollout approves, asking again each interval', async () => {
+      hooks.script('/approve', [403, 403, 200]);
+
+      const result = await run({ 'error-rate': [0] }, { webhooks: hook('approve', 'confirm-rollout', '/approve') });
+
+      expect(result.outcome).toBe('promoted');
+      expect(gateStates(result.statesEntered).slice(0, 6)).toEqual(['ConfirmGate', 'WaitAtGate', 'ConfirmGate', 'WaitAtGate', 'ConfirmGate', 'ShiftWeight']);
+      expect(hooks.calls.filter((c) => c.path === '/approve')).toHaveLength(3);
+      expect(events()).toContain(`Warning WaitingForApproval: halted until approved: confirm-rollout webhook approve: ${hooks.url}/approve answered HTTP 403: not yet`);
+      expect(events()).toContain('Normal Approved: confirm-rollout webhooks approved');
+    });
+
+    it('asks confirm-traffic-increase before each raise of the weight, and confirm-promotion before promoting', async () => {
+      hooks.script('/promote', [403, 200]);
+
+      const result = await run(
+        { 'error-rate': [0] },
+        { webhooks: [hook('more', 'confirm-traffic-increase', '/more'), hook('ship', 'confirm-promotion', '/promote')].join('\n') },
+      );
+
+      expect(result.outcome).toBe('promoted');
+      // The first ask finds no confirm-rollout hook: the gate is open.
+      expect(gateStates(result.statesEntered)).toEqual([
+        'ConfirmGate', 'ShiftWeight', 'ConfirmGate', 'ShiftWeight', 'ConfirmGate', 'ShiftWeight', 'ConfirmGate', 'WaitAtGate', 'ConfirmGate', 'Promote',
+      ]);
+      expect(hooks.calls.filter((c) => c.path === '/more')).toHaveLength(2);
+      expect(hooks.calls.filter((c) => c.path === '/promote')).toHaveLength(2);
+      expect(stableImage()).toBe(PUSHED);
+    });
+
+    it('rolls back when a rollback webhook answers 2xx during the analysis, saying which', async () => {
+      hooks.script('/abort', [404, 200]);
+
+      const result = await run({ 'error-rate': [0] }, { webhooks: hook('big-red-button', 'rollback', '/abort') });
+
+      expect(result.outcome).toBe('rolled_back');
+      expect(result.cause).toBe('rollback webhook big-red-button asked for a rollback at canary weight 20%');
+      expect(result.status?.weights).toEqual([10, 20]);
+      expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    });
+
+    it('rolls back while waiting at a gate when a rollback webhook asks for it', async () => {
+      hooks.script('/approve', [403]);
+      // No request during the three analyses nor at the first ask of the gate; then one, while it waits.
+      hooks.script('/abort', [404, 404, 404, 404, 200]);
+
+      const result = await run(
+        { 'error-rate': [0] },
+        { webhooks: [hook('approve', 'confirm-promotion', '/approve'), hook('abort', 'rollback', '/abort')].join('\n') },
+      );
+
+      expect(result.outcome).toBe('rolled_back');
+      expect(result.cause).toBe('RollbackRequestedError: rollback webhook abort asked for a rollback');
+      expect(stableImage()).toBe(STABLE);
+      expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
+    });
   });
 
   it('ends in RollbackFailed, and says so on a Warning event, when the rollback cannot restore the route', async () => {
