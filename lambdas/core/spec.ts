@@ -36,6 +36,7 @@ export const SUPPORTED_WEBHOOK_TYPES = [
   'confirm-promotion',
   'post-rollout',
   'rollback',
+  'event',
 ] as const;
 export type WebhookType = (typeof SUPPORTED_WEBHOOK_TYPES)[number];
 
@@ -113,11 +114,8 @@ const metricSchema = z.object({
 
 const webhookSchema = z.object({
   name: z.string({ error: 'expected a webhook name' }).min(1),
-  // Flagger's event hooks are refused, not ignored, like any type Fledge does not run.
   type: z
-    .enum(SUPPORTED_WEBHOOK_TYPES, {
-      error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')}); event hooks are not supported yet`,
-    })
+    .enum(SUPPORTED_WEBHOOK_TYPES, { error: `expected a webhook type Fledge runs (${SUPPORTED_WEBHOOK_TYPES.join(', ')})` })
     .default('rollout'),
   url: httpUrl,
   timeout: duration.optional(),

@@ -17,6 +17,22 @@ export function webhookPayload(canary: string, hook: WebhookSpec, phase: string)
   return { name, namespace, phase, metadata: hook.metadata };
 }
 
+/**
+ * Flagger's event webhook payload: the event in `metadata` (`eventMessage`, `eventType`, and
+ * `timestamp` in Unix milliseconds), the hook's own metadata added where it names other keys.
+ */
+export function eventPayload(
+  canary: string,
+  hook: WebhookSpec,
+  phase: string,
+  event: { readonly type: string; readonly message: string },
+  now: Date,
+): WebhookPayload {
+  const [namespace, name] = canary.split('/');
+  const metadata = { ...hook.metadata, eventMessage: event.message, eventType: event.type, timestamp: String(now.getTime()) };
+  return { name, namespace, phase, metadata };
+}
+
 export function hooksOfType(hooks: readonly WebhookSpec[], type: WebhookType): WebhookSpec[] {
   return hooks.filter((hook) => hook.type === type);
 }

@@ -7,6 +7,7 @@ import { renderTemplate, usesRouterVariables } from '../core/template';
 import { NO_DATA } from '../ports/metric-provider';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { assertOwner } from './ownership';
 import { callHooks } from './webhooks';
 import { rollbackRequest } from '../core/gates';
@@ -72,7 +73,7 @@ export function createAnalyzeMetrics(deps: HandlerDeps) {
       isLastStep: status.stepIndex >= rollout.steps.length - 1,
     });
     if (outcome.decision === 'hold' || outcome.decision === 'rollback') {
-      await deps.events.record(rollout.target, { type: 'Warning', reason: 'AnalysisFailed', message: outcome.reason });
+      await recordEvent(deps, rollout, 'Progressing', { type: 'Warning', reason: 'AnalysisFailed', message: outcome.reason });
     }
     return boundStatus({
       ...status,

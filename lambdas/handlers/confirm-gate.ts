@@ -6,6 +6,7 @@ import { boundStatus } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { heartbeat } from './ownership';
 import { statusAnnotation } from './status-annotation';
 import { callHooks } from './webhooks';
@@ -25,10 +26,10 @@ export function createConfirmGate(deps: HandlerDeps) {
     const gate: GateStatus = gateStatus(type, await callHooks(deps, rollout, type, 'Progressing'));
     const wasClosed = waiting && status.gate?.type === type;
     if (!gate.open && !wasClosed) {
-      await deps.events.record(target, { type: 'Warning', reason: 'WaitingForApproval', message: `halted until approved: ${gate.detail}` });
+      await recordEvent(deps, rollout, 'Waiting', { type: 'Warning', reason: 'WaitingForApproval', message: `halted until approved: ${gate.detail}` });
     }
     if (gate.open && wasClosed) {
-      await deps.events.record(target, { type: 'Normal', reason: 'Approved', message: `${type} webhooks approved` });
+      await recordEvent(deps, rollout, 'Progressing', { type: 'Normal', reason: 'Approved', message: `${type} webhooks approved` });
     }
     const next: RolloutStatus = boundStatus({
       ...status,

@@ -3,6 +3,7 @@ import { lockStaleAfter } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { takeLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 
@@ -25,7 +26,7 @@ export function createCreateCanary(deps: HandlerDeps) {
     const before = await router.getWeights(target);
     if (before.canary > 0) {
       await router.setWeights(target, { primary: 100, canary: 0 });
-      await deps.events.record(target, {
+      await recordEvent(deps, rollout, 'Progressing', {
         type: 'Normal',
         reason: 'TrafficRestored',
         message: `moved ${before.canary}% canary traffic back to stable before rolling out ${rollout.image}`,
@@ -39,7 +40,7 @@ export function createCreateCanary(deps: HandlerDeps) {
       reason: `created Deployment ${target.canaryDeployment} with ${rollout.image}; route ${target.route} adopted at 0%`,
       updatedAt: deps.now().toISOString(),
     };
-    await deps.events.record(target, { type: 'Normal', reason: 'CanaryStarted', message: status.reason ?? next.reason! });
+    await recordEvent(deps, rollout, 'Progressing', { type: 'Normal', reason: 'CanaryStarted', message: status.reason ?? next.reason! });
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;
   };

@@ -2,6 +2,7 @@
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { assertOwner, releaseLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 import { callPostRolloutHooks } from './webhooks';
@@ -19,7 +20,7 @@ export function createFinalizePromotion(deps: HandlerDeps) {
       reason: `promoted ${rollout.image} after ${status.weights.length} steps (${status.weights.join(', ')}%)`,
       updatedAt: deps.now().toISOString(),
     };
-    await deps.events.record(target, { type: 'Normal', reason: 'Promoted', message: next.reason! });
+    await recordEvent(deps, rollout, next.phase, { type: 'Normal', reason: 'Promoted', message: next.reason! });
     await releaseLock(deps, rollout);
     await callPostRolloutHooks(deps, rollout, 'Succeeded');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));

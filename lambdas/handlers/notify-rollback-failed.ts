@@ -1,8 +1,19 @@
 // Task NotifyRollbackFailed: Rollback gave up, so traffic may still be split: tell a person, by every channel there is.
 import { reasonFromError } from '../core/rollout';
 import type { RolloutPlan, RolloutStatus } from '../core/rollout';
+import type { RouterType } from '../core/spec';
 import type { HandlerDeps } from './deps';
+import { recordEvent } from './events';
 import { lambdaHandler } from './lambda';
+
+/** What the person must put back to 100% stable, by router. */
+const ROUTE_KIND: Record<RouterType, string> = {
+  gatewayapi: 'HTTPRoute',
+  nginx: 'Ingress, and its canary Ingress',
+  istio: 'VirtualService',
+  alb: 'Ingress forward action',
+  kubernetes: 'no route: the stable Service has all traffic',
+};
 
 export interface NotifyInput {
   readonly rollout?: RolloutPlan;
@@ -25,7 +36,7 @@ export function createNotifyRollbackFailed(deps: HandlerDeps) {
     const stoppedOn = status?.decision === 'rollback' && !error ? status.reason : reasonFromError(error);
     const message = [
       `Fledge could not roll back ${target}: traffic may still be split between stable and canary.`,
-      rollout ? `Route: HTTPRoute ${rollout.target.namespace}/${rollout.target.route}; last canary weight ${status?.weight ?? 'unknown'}%; canary Deployment ${rollout.target.canaryDeployment}; image ${rollout.image}.` : '',
+      rollout ? `Route (${ROUTE_KIND[rollout.router]}): ${rollout.target.namespace}/${rollout.target.route}; last canary weight ${status?.weight ?? 'unknown'}%; canary Deployment ${rollout.target.canaryDeployment}; image ${rollout.image}.` : '',
       `The rollback failed on: ${why}`,
       stoppedOn ? `The rollout had stopped on: ${stoppedOn}` : '',
       'Route 100% to the stable Service and scale the canary to zero by hand, then look at the execution history.',
@@ -45,7 +56,7 @@ export function createNotifyRollbackFailed(deps: HandlerDeps) {
     }
     if (rollout) {
       try {
-        await deps.events.record(rollout.target, { type: 'Warning', reason: 'RollbackFailed', message });
+        await recordEvent(deps, rollout, 'Failed', { type: 'Warning', reason: 'RollbackFailed', message });
         notified.push('kubernetes-event');
       } catch (e) {
         failed.push(`kubernetes-event: ${(e as Error).message}`);

@@ -2,6 +2,7 @@
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { assertOwner } from './ownership';
 import { statusAnnotation } from './status-annotation';
 
@@ -19,7 +20,7 @@ export function createPromote(deps: HandlerDeps) {
       reason: `promoting ${rollout.image} to Deployment ${target.deployment}`,
       updatedAt: now,
     };
-    await deps.events.record(target, { type: 'Normal', reason: 'Promoting', message: next.reason! });
+    await recordEvent(deps, rollout, next.phase, { type: 'Normal', reason: 'Promoting', message: next.reason! });
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));
     return next;
   };

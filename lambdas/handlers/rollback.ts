@@ -5,6 +5,7 @@ import { boundStatus, promotionBegun, reasonFromError } from '../core/rollout';
 import type { RolloutPlan, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { releaseLock } from './ownership';
 import { statusAnnotation } from './status-annotation';
 import { callPostRolloutHooks } from './webhooks';
@@ -47,7 +48,7 @@ export function createRollback(deps: HandlerDeps) {
       if (!(routeError instanceof TargetNotFoundError)) throw routeError;
     }
     await deps.workloads.scale(target.namespace, target.canaryDeployment, 0);
-    await deps.events.record(target, { type: 'Warning', reason: 'RolledBack', message: reason });
+    await recordEvent(deps, rollout, next.phase, { type: 'Warning', reason: 'RolledBack', message: reason });
     await releaseLock(deps, rollout);
     await callPostRolloutHooks(deps, rollout, 'Failed');
     await deps.workloads.annotateStatus(target.namespace, target.deployment, statusAnnotation(rollout, next));

@@ -7,6 +7,7 @@ import type { RolloutState, RolloutStatus } from '../core/rollout';
 import { appendWeight, nextStepIndex, routeWeights, weightsDiffer } from '../core/weights';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { statusAnnotation } from './status-annotation';
 import { heartbeat } from './ownership';
 import { callHooks } from './webhooks';
@@ -25,7 +26,7 @@ export function createShiftWeight(deps: HandlerDeps) {
     if (canaryChanged) throw new CanaryDriftError(canaryChanged);
     const drift = trafficDrift(status.weight, weight, await router.getWeights(target));
     if (drift) {
-      await deps.events.record(target, { type: 'Warning', reason: 'TrafficDrift', message: `${target.route}: ${drift}` });
+      await recordEvent(deps, rollout, 'Progressing', { type: 'Warning', reason: 'TrafficDrift', message: `${target.route}: ${drift}` });
     }
     if (status.weights.length === 0) {
       // Flagger runs pre-rollout hooks before any traffic reaches the canary; one that fails stops the rollout.

@@ -5,6 +5,7 @@ import { whenCanaryReady } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
 import { lambdaHandler } from './lambda';
+import { recordEvent } from './events';
 import { assertOwner } from './ownership';
 
 export function createWaitForCanaryReady(deps: HandlerDeps) {
@@ -28,7 +29,7 @@ export function createWaitForCanaryReady(deps: HandlerDeps) {
     };
     const skip = ready ? whenCanaryReady(rollout) : undefined;
     if (!skip) return next;
-    await deps.events.record(target, { type: 'Normal', reason: 'AnalysisSkipped', message: skip.reason! });
+    await recordEvent(deps, rollout, 'Progressing', { type: 'Normal', reason: 'AnalysisSkipped', message: skip.reason! });
     return { ...next, ...skip };
   };
 }

@@ -4,6 +4,7 @@ import type { WebhookOutcome } from '../core/webhooks';
 import type { RolloutPlan } from '../core/rollout';
 import type { WebhookSpec, WebhookType } from '../core/spec';
 import type { HandlerDeps } from './deps';
+import { recordEvent } from './events';
 
 export interface HookResult {
   readonly hook: WebhookSpec;
@@ -27,7 +28,7 @@ export async function callHooks(deps: HandlerDeps, plan: RolloutPlan, type: Webh
 export async function callPostRolloutHooks(deps: HandlerDeps, plan: RolloutPlan, phase: string): Promise<void> {
   for (const { hook, outcome } of await callHooks(deps, plan, 'post-rollout', phase)) {
     if (outcome.kind === 'error') {
-      await deps.events.record(plan.target, {
+      await recordEvent(deps, plan, phase, {
         type: 'Warning',
         reason: 'WebhookFailed',
         message: `post-rollout webhook ${hook.name} failed: ${outcome.message}`,

@@ -308,13 +308,37 @@ describe('the rollout state machine', () => {
     expect(backendRefs()).toEqual([{ name: 'web', port: 80, weight: 100 }]);
   });
 
-  it('rejects a Flagger event webhook it does not run instead of skipping it', async () => {
-    const result = await run({ 'error-rate': [0] }, { webhooks: hook('slack', 'event', '/ok') });
+  it('rejects a webhook type it does not run instead of skipping it', async () => {
+    const result = await run({ 'error-rate': [0] }, { webhooks: hook('approve', 'confirm-deletion', '/ok') });
 
     expect(result.outcome).toBe('rejected');
     expect(result.cause).toContain('spec.analysis.webhooks[0].type: expected a webhook type Fledge runs (confirm-rollout, pre-rollout, rollout');
-    expect(result.cause).toContain('got "event"');
+    expect(result.cause).toContain('got "confirm-deletion"');
     expect(writes()).toEqual([]);
+  });
+
+  it('posts each event to event webhooks with Flagger\'s payload, and goes on when one fails', async () => {
+    const result = await run({ 'error-rate': [0] }, { webhooks: [hook('chat', 'event', '/events'), hook('broken', 'event', '/fail')].join('\n') });
+
+    expect(result.outcome).toBe('promoted');
+    const posted = hooks.calls.filter((c) => c.path === '/events').map((c) => c.body as { name: string; namespace: string; phase: string; metadata: Record<string, string> });
+    expect(posted.map((p) => [p.phase, p.metadata.eventType, p.metadata.eventMessage.split(' ')[0]])).toEqual([
+      ['Progressing', 'Normal', 'rolling'],
+      ['Promoting', 'Normal', 'promoting'],
+      ['Promoted', 'Normal', 'promoted'],
+    ]);
+    expect(posted[2]).toEqual({
+      name: 'web',
+      namespace: 'prod',
+      phase: 'Promoted',
+      metadata: {
+        cmd: 'hey -z 1m http://web-canary.prod/',
+        eventMessage: expect.stringMatching(/^promoted .* after 3 steps \(10, 20, 30%\)$/),
+        eventType: 'Normal',
+        timestamp: expect.stringMatching(/^\d{13}$/),
+      },
+    });
+    expect(hooks.calls.filter((c) => c.path === '/fail')).toHaveLength(3);
   });
 
   describe('gates (confirm-* webhooks) and rollback webhooks', () => {

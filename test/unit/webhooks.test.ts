@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hooksOfType, webhookCheck, webhookPayload } from '../../lambdas/core/webhooks';
+import { eventPayload, hooksOfType, webhookCheck, webhookPayload } from '../../lambdas/core/webhooks';
 import type { WebhookSpec } from '../../lambdas/core/spec';
 
 const loadTest: WebhookSpec = { name: 'load-test', type: 'rollout', url: 'http://lt/', timeoutSeconds: 15, metadata: { cmd: 'hey' } };
@@ -28,5 +28,22 @@ describe('webhooks', () => {
       detail: 'load-test webhook failed: http://lt/ answered HTTP 500',
     });
     expect(webhookCheck(loadTest, { kind: 'ok' }).verdict).toBe('pass');
+  });
+});
+
+describe('eventPayload', () => {
+  const chat: WebhookSpec = { name: 'chat', type: 'event', url: 'http://hooks/chat', timeoutSeconds: 5, metadata: { channel: '#deploys', eventType: 'spoofed' } };
+
+  it('carries the event as Flagger does, the hook\'s metadata kept where it names other keys', () => {
+    // Act
+    const payload = eventPayload('prod/web', chat, 'Promoted', { type: 'Normal', message: 'promoted web@sha256:abc' }, new Date('2026-11-22T12:00:00.000Z'));
+
+    // Assess
+    expect(payload).toEqual({
+      name: 'web',
+      namespace: 'prod',
+      phase: 'Promoted',
+      metadata: { channel: '#deploys', eventMessage: 'promoted web@sha256:abc', eventType: 'Normal', timestamp: '1795348800000' },
+    });
   });
 });
