@@ -76,6 +76,11 @@ export class RollbackRequestedError extends Error {
   override readonly name = 'RollbackRequestedError';
 }
 
+/** A gate (confirm-* webhooks) stayed closed for as many asks as an execution can hold. */
+export class GateTimeoutError extends Error {
+  override readonly name = 'GateTimeoutError';
+}
+
 /** The canary Deployment no longer runs the image this rollout created it with. */
 export class CanaryDriftError extends Error {
   override readonly name = 'CanaryDriftError';

@@ -17,6 +17,24 @@ export interface GateStatus {
   readonly open: boolean;
   /** Which hooks did not approve, and what they answered. */
   readonly detail?: string;
+  /** How many times in a row this gate was asked and found closed. */
+  readonly closedAsks?: number;
+}
+
+/**
+ * A gate found closed this many times in a row rolls the rollout back. Each ask adds about ten
+ * events to the execution history, which Step Functions caps at 25,000: an execution that hit
+ * the cap would fail outside every Catch, and could leave traffic split.
+ */
+export const MAX_CLOSED_ASKS = 1000;
+
+/** The gate after one more ask: closed asks counted, and a reason to roll back once there are too many. */
+export function afterAsk(previous: GateStatus | undefined, asked: GateStatus): { gate: GateStatus; giveUp?: string } {
+  if (asked.open) return { gate: asked };
+  const closedAsks = (previous && !previous.open && previous.type === asked.type ? previous.closedAsks ?? 1 : 0) + 1;
+  const gate = { ...asked, closedAsks };
+  if (closedAsks < MAX_CLOSED_ASKS) return { gate };
+  return { gate, giveUp: `${asked.type} webhooks did not approve in ${closedAsks} asks: ${asked.detail}` };
 }
 
 export function isGated(hooks: readonly WebhookSpec[]): boolean {

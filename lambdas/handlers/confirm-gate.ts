@@ -1,7 +1,6 @@
 // Task ConfirmGate: ask the confirm-* webhooks that stand before the next move; a closed gate waits, a rollback webhook's request rolls back.
-import { RollbackRequestedError } from '../core/errors';
-import { gateBefore, gateStatus, rollbackRequest } from '../core/gates';
-import type { GateStatus } from '../core/gates';
+import { GateTimeoutError, RollbackRequestedError } from '../core/errors';
+import { afterAsk, gateBefore, gateStatus, rollbackRequest } from '../core/gates';
 import { boundStatus } from '../core/rollout';
 import type { RolloutState, RolloutStatus } from '../core/rollout';
 import type { HandlerDeps } from './deps';
@@ -23,7 +22,8 @@ export function createConfirmGate(deps: HandlerDeps) {
     const type = gateBefore(rollout, status);
     const now = deps.now().toISOString();
     if (!type) return { ...status, gate: { type: 'none', open: true }, updatedAt: now };
-    const gate: GateStatus = gateStatus(type, await callHooks(deps, rollout, type, 'Progressing'));
+    const { gate, giveUp } = afterAsk(status.gate, gateStatus(type, await callHooks(deps, rollout, type, 'Progressing')));
+    if (giveUp) throw new GateTimeoutError(giveUp);
     const wasClosed = waiting && status.gate?.type === type;
     if (!gate.open && !wasClosed) {
       await recordEvent(deps, rollout, 'Waiting', { type: 'Warning', reason: 'WaitingForApproval', message: `halted until approved: ${gate.detail}` });

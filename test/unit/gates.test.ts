@@ -1,6 +1,6 @@
 // Flagger's gates: which confirm-* webhooks stand before the next move, when a gate is open, and what a rollback webhook's answer means.
 import { describe, expect, it } from 'vitest';
-import { gateBefore, gateStatus, isGated, rollbackRequest } from '../../lambdas/core/gates';
+import { afterAsk, gateBefore, gateStatus, isGated, MAX_CLOSED_ASKS, rollbackRequest } from '../../lambdas/core/gates';
 import type { WebhookSpec, WebhookType } from '../../lambdas/core/spec';
 
 const hook = (name: string, type: WebhookType): WebhookSpec => ({ name, type, url: `http://hooks/${name}`, timeoutSeconds: 5, metadata: {} });
@@ -49,6 +49,30 @@ describe('gateStatus', () => {
       { hook: hook('b', 'confirm-promotion'), outcome: { kind: 'error', message: 'answered HTTP 403' } },
     ]);
     expect(status).toEqual({ type: 'confirm-promotion', open: false, detail: 'confirm-promotion webhook b: answered HTTP 403' });
+  });
+});
+
+describe('afterAsk', () => {
+  const closed = { type: 'confirm-promotion' as const, open: false, detail: 'confirm-promotion webhook a: answered HTTP 403' };
+
+  it('counts the closed asks in a row, starting again for another gate', () => {
+    const first = afterAsk(undefined, closed).gate;
+    const second = afterAsk(first, closed).gate;
+    expect([first.closedAsks, second.closedAsks]).toEqual([1, 2]);
+    expect(afterAsk({ ...second, type: 'confirm-rollout' }, closed).gate.closedAsks).toBe(1);
+  });
+
+  it('gives up once the gate has been closed for as many asks as an execution\'s history can hold, saying why', () => {
+    // Act
+    const last = afterAsk({ ...closed, closedAsks: MAX_CLOSED_ASKS - 1 }, closed);
+
+    // Assess
+    expect(last.giveUp).toBe(`confirm-promotion webhooks did not approve in ${MAX_CLOSED_ASKS} asks: confirm-promotion webhook a: answered HTTP 403`);
+    expect(afterAsk({ ...closed, closedAsks: MAX_CLOSED_ASKS - 2 }, closed).giveUp).toBeUndefined();
+  });
+
+  it('leaves an open gate as it is', () => {
+    expect(afterAsk({ ...closed, closedAsks: 5 }, { type: 'confirm-promotion', open: true })).toEqual({ gate: { type: 'confirm-promotion', open: true } });
   });
 });
 
