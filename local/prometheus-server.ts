@@ -1,11 +1,9 @@
 // Runs a real Prometheus binary on a free local port for the demo and the adapter tests.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findBinary, startServerProcess, type ServerProcess } from './server-process';
 
 /** A Prometheus target group, as file_sd and static_configs spell it. */
 export interface TargetGroup {
@@ -43,18 +41,11 @@ interface ActiveTarget {
 }
 
 const JOB_NAME = 'fledge';
-const READY_TIMEOUT_MS = 15_000;
 const POLL_MS = 200;
-const LOG_LINES_KEPT = 40;
 
 /** Path of the `prometheus` binary on PATH or in /usr/bin, or undefined when it is not installed. */
 export function prometheusBinary(): string | undefined {
-  const directories = (process.env.PATH ?? '').split(delimiter).filter((directory) => directory !== '');
-  for (const directory of [...directories, '/usr/bin']) {
-    const candidate = join(directory, 'prometheus');
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return findBinary('prometheus', ['/usr/bin']);
 }
 
 export async function startPrometheus(options: StartPrometheusOptions = {}): Promise<RunningPrometheus> {
@@ -69,8 +60,18 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
   try {
     await writeFile(targetsFile, '[]\n');
     await writeFile(join(directory, 'prometheus.yml'), configuration(interval, fileSd, options.staticTargets));
-    const { child, url, logs } = await launch(binary, directory);
-    return running({ child, url, logs, directory, targetsFile: fileSd });
+    const server = await startServerProcess({
+      name: 'prometheus',
+      binary,
+      args: (port) => [
+        `--config.file=${join(directory, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(directory, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-lifecycle',
+      ],
+      readyPath: '/-/ready',
+    });
+    return running({ server, directory, targetsFile: fileSd });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
     throw error;
@@ -93,72 +94,15 @@ function configuration(
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-/** Starts Prometheus on a free port; retries on a fresh port if another process took it first. */
-async function launch(binary: string, directory: string): Promise<{ child: ChildProcess; url: string; logs: string[] }> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const logs: string[] = [];
-    const child = spawn(
-      binary,
-      [
-        `--config.file=${join(directory, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(directory, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--web.enable-lifecycle',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const keep = (chunk: Buffer) => {
-      logs.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-      logs.splice(0, Math.max(0, logs.length - LOG_LINES_KEPT));
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitForReady(child, url, logs);
-      return { child, url, logs };
-    } catch (error) {
-      lastError = error;
-      await stop(child);
-      if (!logs.some((line) => line.includes('address already in use'))) break;
-    }
-  }
-  throw lastError;
-}
-
-async function waitForReady(child: ChildProcess, url: string, logs: string[]): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs.join('\n')}`);
-    }
-    try {
-      const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(50);
-  }
-  throw new Error(`prometheus at ${url} was not ready within ${READY_TIMEOUT_MS} ms:\n${logs.join('\n')}`);
-}
-
 interface Launched {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly logs: string[];
+  readonly server: ServerProcess;
   readonly directory: string;
   /** The file_sd file, when the job reads one. */
   readonly targetsFile: string | undefined;
 }
 
-function running({ child, url, logs, directory, targetsFile }: Launched): RunningPrometheus {
-  // A test run that dies half-way must not leave Prometheus running.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+function running({ server, directory, targetsFile }: Launched): RunningPrometheus {
+  const { url, logs } = server;
   let closed: Promise<void> | undefined;
 
   const api = async (path: string): Promise<unknown> => {
@@ -216,37 +160,10 @@ function running({ child, url, logs, directory, targetsFile }: Launched): Runnin
 
     close() {
       closed ??= (async () => {
-        process.removeListener('exit', killOnExit);
-        await stop(child);
+        await server.stop();
         await rm(directory, { recursive: true, force: true });
       })();
       return closed;
     },
   };
-}
-
-/** SIGTERM, then SIGKILL if Prometheus has not exited within 5 s. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
