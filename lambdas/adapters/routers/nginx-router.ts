@@ -8,11 +8,12 @@ import {
   type V1IngressRule,
   type V1IngressSpec,
 } from '@kubernetes/client-node';
-import { KubernetesRequestError, KubernetesTransientError, TargetNotFoundError, TrafficDriftError } from '../../core/errors';
+import { KubernetesRequestError, TargetNotFoundError, TrafficDriftError } from '../../core/errors';
 import type { RolloutTarget } from '../../ports/target';
 import type { TrafficRouter, Weights } from '../../ports/traffic-router';
 import { kubernetesError, statusCodeOf } from '../kubernetes/client';
 import { CANARY_OF_ANNOTATION, CANARY_ROLE_LABEL } from '../kubernetes/kubernetes-workloads';
+import { retryOnConflict } from './route-writes';
 
 export interface NginxRouterOptions {
   /** Read-modify-write attempts when the canary Ingress changes under us (409). @default 5 */
@@ -34,8 +35,6 @@ const canaryIngressName = (target: RolloutTarget): string => `${target.route}-ca
 const canaryName = (target: RolloutTarget): string => `Ingress ${target.namespace}/${canaryIngressName(target)}`;
 const adoptionHint = (target: RolloutTarget): string =>
   `Fledge shifts traffic with a canary Ingress beside an existing Ingress whose paths send to Service ${target.service}`;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const sendsTo = (backend: V1IngressBackend | undefined, service: string): boolean => backend?.service?.name === service;
 
@@ -101,30 +100,32 @@ export class NginxRouter implements TrafficRouter {
   }
 
   async finalize(target: RolloutTarget): Promise<void> {
-    for (let attempt = 1; attempt <= this.conflictAttempts; attempt++) {
-      await this.readApex(target);
-      const canary = await this.readCanary(target);
-      if (!canary) return;
-      this.assertOwned(canary, target);
-      try {
-        // Weight 0 first: should the delete fail, stable already has all the traffic.
-        const annotations = canary.metadata!.annotations!;
-        if (annotations[this.weightKey] !== '0') {
-          annotations[this.weightKey] = '0';
-          await this.api.replaceNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace, body: canary });
+    await retryOnConflict(
+      this.conflictAttempts,
+      this.backoffMs,
+      async () => {
+        await this.readApex(target);
+        const canary = await this.readCanary(target);
+        if (!canary) return 'done';
+        this.assertOwned(canary, target);
+        try {
+          // Weight 0 first: should the delete fail, stable already has all the traffic.
+          const annotations = canary.metadata!.annotations!;
+          if (annotations[this.weightKey] !== '0') {
+            annotations[this.weightKey] = '0';
+            await this.api.replaceNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace, body: canary });
+          }
+          await this.api.deleteNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace });
+          return 'done';
+        } catch (err) {
+          const code = statusCodeOf(err);
+          // 404: someone deleted it first, which is the end state; 409: changed since read, read again.
+          if (code === 404) return 'done';
+          if (code !== 409) throw kubernetesError(err, `remove ${canaryName(target)}`);
+          return 'conflict';
         }
-        await this.api.deleteNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace });
-        return;
-      } catch (err) {
-        const code = statusCodeOf(err);
-        // 404: someone deleted it first, which is the end state; 409: changed since read, read again.
-        if (code === 404) return;
-        if (code !== 409) throw kubernetesError(err, `remove ${canaryName(target)}`);
-      }
-      await this.backoff(attempt);
-    }
-    throw new KubernetesTransientError(
-      `remove ${canaryName(target)} failed: 409 Conflict on each of ${this.conflictAttempts} attempts (the Ingress kept changing between read and write)`,
+      },
+      { action: `remove ${canaryName(target)}`, noun: 'Ingress' },
     );
   }
 
@@ -134,26 +135,28 @@ export class NginxRouter implements TrafficRouter {
    * Nothing is written before the apex is found to send to the stable Service.
    */
   private async ensure(target: RolloutTarget, action: string, weightFor: (existing: V1Ingress | undefined) => number): Promise<void> {
-    for (let attempt = 1; attempt <= this.conflictAttempts; attempt++) {
-      const apex = await this.readApex(target);
-      const spec = canarySpec(apex, target);
-      const existing = await this.readCanary(target);
-      if (existing) this.assertOwned(existing, target);
-      const desired = this.desired(target, apex, spec, existing, weightFor(existing));
-      if (existing && canonical(pick(existing)) === canonical(pick(desired))) return;
-      try {
-        if (existing) await this.api.replaceNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace, body: desired });
-        else await this.api.createNamespacedIngress({ namespace: target.namespace, body: desired });
-        return;
-      } catch (err) {
-        const code = statusCodeOf(err);
-        // 409: created or changed by someone else since the read; 404 on a replace: deleted since. Read again.
-        if (code !== 409 && !(existing && code === 404)) throw kubernetesError(err, `${action} ${canaryName(target)}`);
-      }
-      await this.backoff(attempt);
-    }
-    throw new KubernetesTransientError(
-      `${action} ${canaryName(target)} failed: 409 Conflict on each of ${this.conflictAttempts} attempts (the Ingress kept changing between read and write)`,
+    await retryOnConflict(
+      this.conflictAttempts,
+      this.backoffMs,
+      async () => {
+        const apex = await this.readApex(target);
+        const spec = canarySpec(apex, target);
+        const existing = await this.readCanary(target);
+        if (existing) this.assertOwned(existing, target);
+        const desired = this.desired(target, apex, spec, existing, weightFor(existing));
+        if (existing && canonical(pick(existing)) === canonical(pick(desired))) return 'done';
+        try {
+          if (existing) await this.api.replaceNamespacedIngress({ name: canaryIngressName(target), namespace: target.namespace, body: desired });
+          else await this.api.createNamespacedIngress({ namespace: target.namespace, body: desired });
+          return 'done';
+        } catch (err) {
+          const code = statusCodeOf(err);
+          // 409: created or changed by someone else since the read; 404 on a replace: deleted since. Read again.
+          if (code !== 409 && !(existing && code === 404)) throw kubernetesError(err, `${action} ${canaryName(target)}`);
+          return 'conflict';
+        }
+      },
+      { action: `${action} ${canaryName(target)}`, noun: 'Ingress' },
     );
   }
 
@@ -222,9 +225,6 @@ export class NginxRouter implements TrafficRouter {
     }
   }
 
-  private async backoff(attempt: number): Promise<void> {
-    if (attempt < this.conflictAttempts) await sleep(this.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-  }
 }
 
 /** What Fledge sets on the canary Ingress; everything else (status, uid, managedFields) is the server's. */
